@@ -1,0 +1,71 @@
+"""Reject answers that would give a broken project, before any file is written.
+
+Each rejection prints one line naming the answer and the fix, and exits non-zero;
+cookiecutter then removes the project folder it had just created.
+"""
+
+import json
+import keyword
+import re
+import shutil
+import sys
+from pathlib import Path
+
+ANSWERS = json.loads(r"""{{ cookiecutter | tojson }}""")
+# The TF table in cookiecutter.json is the one list of supported versions.
+SUPPORTED_TF = sorted(ANSWERS["_tensorflow"])
+
+# Importing the project must not shadow what it runs on.
+RESERVED_PACKAGES = {
+    "tensorflow", "tensorflow_estimator", "tensorboard", "keras", "tf_keras", "tf",
+    "hydra", "omegaconf", "numpy", "sklearn", "scipy", "absl", "google", "jax",
+    "pytest", "conftest", "test", "tests", "src",
+}
+# PEP 508 distribution names, which also makes the slug a safe single folder name.
+SLUG_PATTERN = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$")
+
+
+def problems(answers: dict) -> list[str]:
+    found = []
+    package = answers["package_name"]
+    if not package.isidentifier() or not package.isascii():
+        found.append(f"package_name {package!r} is not a valid Python identifier "
+                     "(use lowercase letters, digits and underscores, e.g. 'my_model')")
+    elif keyword.iskeyword(package) or keyword.issoftkeyword(package):
+        found.append(f"package_name {package!r} is a Python keyword: choose another name")
+    elif package in sys.stdlib_module_names:
+        found.append(f"package_name {package!r} would shadow the standard library "
+                     f"module {package!r}: choose another name")
+    elif package.lower() in RESERVED_PACKAGES:
+        found.append(f"package_name {package!r} would shadow the {package!r} package "
+                     "the project depends on: choose another name")
+    slug = answers["project_slug"]
+    if not SLUG_PATTERN.match(slug):
+        found.append(f"project_slug {slug!r} is not usable as a folder and distribution "
+                     "name (letters, digits, '.', '_', '-'; start and end with a letter "
+                     "or digit)")
+    tf_version = answers["tf_version"]
+    if tf_version not in SUPPORTED_TF:
+        found.append(f"tf_version {tf_version!r} is not supported: choose one of "
+                     f"{', '.join(SUPPORTED_TF)}")
+    return found
+
+
+def remove_repo_copy(repo_dir: Path) -> None:
+    """cookiecutter removes the repository copy its pre_prompt step made only on success."""
+    if (repo_dir / ".cookiecutter-repo-copy").is_file() and repo_dir.parent.name.startswith(
+        "cookiecutter"
+    ):
+        shutil.rmtree(repo_dir.parent)
+
+
+if __name__ == "__main__":
+    # cookiecutter runs this file as rendered, answers included, from a temporary
+    # file it never removes.
+    Path(__file__).unlink(missing_ok=True)
+    found = problems(ANSWERS)
+    for problem in found:
+        print(f"ERROR: {problem}", file=sys.stderr)
+    if found:
+        remove_repo_copy(Path(ANSWERS.get("_repo_dir", "")))
+        sys.exit(1)

@@ -1,0 +1,63 @@
+"""Where the Hydra configs live, and the checks a composed config must pass."""
+
+from __future__ import annotations
+
+import numbers
+from pathlib import Path
+
+from omegaconf import DictConfig, ListConfig, OmegaConf
+
+
+def config_dir() -> Path:
+    """The `conf/` folder: inside the installed package, else the project's own."""
+    packaged = Path(__file__).parent / "conf"  # a wheel carries conf/ here
+    return packaged if packaged.is_dir() else Path(__file__).resolve().parents[2] / "conf"
+
+
+class ConfigError(ValueError):
+    """A composed config value that training cannot use."""
+
+
+def check_config(cfg: DictConfig) -> None:
+    """Reject unusable values before anything is read from or written to model_dir."""
+    missing = sorted(OmegaConf.missing_keys(cfg))
+    if missing:
+        raise ConfigError(f"no value given for {', '.join(missing)} (set e.g. {missing[0]}=...)")
+    problems = []
+
+    def need(ok: bool, key: str, what: str) -> None:
+        if not ok:
+            problems.append(f"{key} must be {what}, got {OmegaConf.select(cfg, key)!r}")
+
+    def positive_int(key: str, allow_none: bool = False) -> None:
+        value = OmegaConf.select(cfg, key)
+        ok = (value is None and allow_none) or (
+            isinstance(value, int) and not isinstance(value, bool) and value > 0
+        )
+        need(ok, key, "a positive integer" + (" or null" if allow_none else ""))
+
+    for key in (
+        "trainer.max_steps", "trainer.batch_size", "trainer.save_checkpoints_steps",
+        "trainer.keep_checkpoint_max", "trainer.log_step_count_steps",
+        "evaluator.every_n_iter", "evaluator.batch_size",
+    ):
+        positive_int(key)
+    positive_int("evaluator.steps", allow_none=True)
+    need(isinstance(cfg.trainer.seed, int), "trainer.seed", "an integer")
+    rate = cfg.trainer.learning_rate
+    need(isinstance(rate, numbers.Real) and not isinstance(rate, bool) and rate > 0,
+         "trainer.learning_rate", "a positive number")
+    units = cfg.model.hidden_units
+    need(isinstance(units, ListConfig) and len(units) > 0 and all(
+        isinstance(u, int) and not isinstance(u, bool) and u > 0 for u in units),
+        "model.hidden_units", "a non-empty list of positive integers")
+    dropout = cfg.model.dropout
+    need(dropout is None or (isinstance(dropout, numbers.Real) and 0 <= dropout < 1),
+         "model.dropout", "null or a number in [0, 1)")
+    if cfg.data.name == "digits":
+        fraction = cfg.data.eval_fraction
+        need(isinstance(fraction, numbers.Real) and 0 < fraction < 1,
+             "data.eval_fraction", "a number between 0 and 1")
+    if problems:
+        raise ConfigError("invalid config: " + "; ".join(problems))
+

@@ -1,0 +1,77 @@
+"""The models: TensorFlow's canned DNNClassifier, or your own model_fn."""
+
+import tensorflow as tf
+from omegaconf import DictConfig
+
+from .data import FEATURE_KEY
+
+
+def build_estimator(
+    model: DictConfig, trainer: DictConfig, n_features: int, n_classes: int, model_dir: str
+) -> tf.estimator.Estimator:
+    config = tf.estimator.RunConfig(
+        model_dir=model_dir,
+        tf_random_seed=trainer.seed,
+        save_checkpoints_steps=trainer.save_checkpoints_steps,
+        keep_checkpoint_max=trainer.keep_checkpoint_max,
+        log_step_count_steps=trainer.log_step_count_steps,
+    )
+    if model.name == "dnn":
+        return tf.estimator.DNNClassifier(
+            hidden_units=list(model.hidden_units),
+            feature_columns=[tf.feature_column.numeric_column(FEATURE_KEY, shape=(n_features,))],
+            n_classes=n_classes,
+            # An optimizer factory, not a name: on TF 2.12/2.13 the canned estimators
+            # crash resolving optimizer names (inspect.getargspec is gone in Python 3.11).
+            optimizer=lambda: tf.keras.optimizers.legacy.Adagrad(trainer.learning_rate),
+            dropout=model.dropout,
+            config=config,
+        )
+    if model.name == "custom":
+        params = {
+            "hidden_units": list(model.hidden_units),
+            "dropout": model.dropout,
+            "n_classes": n_classes,
+            "learning_rate": trainer.learning_rate,
+        }
+        return tf.estimator.Estimator(model_fn=custom_model_fn, params=params, config=config)
+    raise ValueError(f"model.name={model.name!r} is unknown: use 'dnn' or 'custom'")
+
+
+def custom_model_fn(features, labels, mode, params):
+    """A multi-layer perceptron written out by hand: replace it with your own model."""
+    training = mode == tf.estimator.ModeKeys.TRAIN
+    net = features[FEATURE_KEY]
+    for i, units in enumerate(params["hidden_units"]):
+        net = tf.keras.layers.Dense(units, activation="relu", name=f"hidden_{i}")(net)
+        if params["dropout"]:
+            net = tf.keras.layers.Dropout(params["dropout"])(net, training=training)
+    logits = tf.keras.layers.Dense(params["n_classes"], name="logits")(net)
+    predictions = {
+        "class_ids": tf.argmax(logits, axis=1),
+        "probabilities": tf.nn.softmax(logits),
+        "logits": logits,
+    }
+    if mode == tf.estimator.ModeKeys.PREDICT:
+        return tf.estimator.EstimatorSpec(mode, predictions=predictions)
+
+    loss = tf.compat.v1.losses.sparse_softmax_cross_entropy(labels=labels, logits=logits)
+    metrics = {
+        "accuracy": tf.compat.v1.metrics.accuracy(labels, predictions["class_ids"]),
+        "average_loss": tf.compat.v1.metrics.mean(loss),
+    }
+    train_op = None
+    if training:
+        optimizer = tf.compat.v1.train.AdagradOptimizer(params["learning_rate"])
+        train_op = optimizer.minimize(loss, global_step=tf.compat.v1.train.get_global_step())
+    return tf.estimator.EstimatorSpec(mode, loss=loss, train_op=train_op, eval_metric_ops=metrics)
+
+
+def serving_input_fn(n_features: int):
+    """What the exported SavedModel takes: a batch of feature vectors under the key `x`."""
+
+    def input_fn():
+        x = tf.compat.v1.placeholder(tf.float32, [None, n_features], name=FEATURE_KEY)
+        return tf.estimator.export.ServingInputReceiver({FEATURE_KEY: x}, {FEATURE_KEY: x})
+
+    return input_fn

@@ -1,0 +1,82 @@
+"""Train an Estimator, evaluating it in memory while it trains.
+
+    python -m {{ cookiecutter.package_name }}.train [hydra overrides...]
+    {{ cookiecutter.project_slug }}-train model=custom trainer.max_steps=2000
+
+Every run writes checkpoints, eval summaries (`eval/` or `eval_<name>/`, for
+TensorBoard) and the exported SavedModel into its own Hydra output folder, unless
+`model_dir=` points at an earlier run's folder to resume it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig
+
+from .config import ConfigError, check_config, config_dir
+
+log = logging.getLogger(__name__)
+
+
+@hydra.main(version_base="1.3", config_path=str(config_dir()), config_name="train")
+def main(cfg: DictConfig) -> float:
+    """Train; return the last evaluation's accuracy (what a sweep optimises)."""
+    try:
+        check_config(cfg)
+    except ConfigError as error:
+        exit_with(error)
+    model_dir = cfg.model_dir or HydraConfig.get().runtime.output_dir
+
+    # TensorFlow loads only once the config is known to be good: a bad override or
+    # `--cfg job` answers in a second instead of after TensorFlow's start-up.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # C++ start-up chatter
+    import tensorflow as tf
+
+    from .data import eval_input_fn, load_dataset, train_input_fn
+    from .evaluation import InMemoryEvaluatorHook
+    from .model import build_estimator, serving_input_fn
+
+    tf.get_logger().setLevel(logging.ERROR)  # Estimator code is one long deprecation warning
+    try:
+        data = load_dataset(cfg.data)
+    except (OSError, ValueError) as error:
+        exit_with(error)
+    log.info("model_dir: %s", model_dir)
+
+    estimator = build_estimator(cfg.model, cfg.trainer, data.n_features, data.n_classes, model_dir)
+    evaluator = InMemoryEvaluatorHook(
+        estimator,
+        eval_input_fn(data, cfg.evaluator.batch_size),
+        steps=cfg.evaluator.steps,
+        name=cfg.evaluator.name,
+        every_n_iter=cfg.evaluator.every_n_iter,
+    )
+    estimator.train(
+        train_input_fn(data, cfg.trainer.batch_size, cfg.trainer.seed),
+        max_steps=cfg.trainer.max_steps,
+        hooks=[evaluator],
+    )
+
+    if cfg.trainer.export_saved_model:
+        export_dir = estimator.export_saved_model(
+            os.path.join(model_dir, "export"), serving_input_fn(data.n_features)
+        )
+        log.info("SavedModel: %s", export_dir.decode())
+    if not evaluator.history:  # nothing to train: model_dir was already at max_steps
+        return float("nan")
+    return float(evaluator.history[-1]["accuracy"])
+
+
+def exit_with(error: Exception) -> None:
+    """Expected errors (bad config or data) end the run with one line, not a traceback."""
+    print(f"error: {error}", file=sys.stderr)
+    sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

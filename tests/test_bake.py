@@ -1,0 +1,123 @@
+"""What `cookiecutter` generates for supported answers: files, pins and toggles."""
+
+import re
+import tomllib
+from pathlib import Path
+
+import pytest
+from template_repo import CONTEXT, SUPPORTED_TF, TEMPLATE_DIR
+
+DEFAULT_FILES = {
+    ".github/workflows/tests.yml",
+    ".gitignore",
+    "LICENSE",
+    "README.md",
+    "conf/data/csv.yaml",
+    "conf/data/digits.yaml",
+    "conf/evaluator/in_memory.yaml",
+    "conf/hydra/default.yaml",
+    "conf/model/custom.yaml",
+    "conf/model/dnn.yaml",
+    "conf/train.yaml",
+    "conf/trainer/default.yaml",
+    "pyproject.toml",
+    "src/digits_estimator/__init__.py",
+    "src/digits_estimator/config.py",
+    "src/digits_estimator/data.py",
+    "src/digits_estimator/evaluation.py",
+    "src/digits_estimator/model.py",
+    "src/digits_estimator/train.py",
+    "tests/test_config.py",
+    "tests/test_train.py",
+    "tox.ini",
+}
+MARKERS = re.compile(r"\{\{|\}\}|\{%|%\}|\{#|cookiecutter\.")
+
+
+def files_of(project: Path) -> set[str]:
+    return {p.relative_to(project).as_posix() for p in project.rglob("*") if p.is_file()}
+
+
+def bake(cookies, **answers) -> Path:
+    result = cookies.bake(extra_context=answers)
+    assert result.exit_code == 0, result.exception
+    return result.project_path
+
+
+def test_default_answers_give_exactly_the_expected_files(cookies):
+    project = bake(cookies)
+    assert project.name == "digits-estimator"
+    assert files_of(project) == DEFAULT_FILES
+
+
+@pytest.mark.parametrize("tf_version", SUPPORTED_TF)
+@pytest.mark.parametrize("license", CONTEXT["license"])
+def test_no_template_markers_left_in_any_path_or_file(cookies, tf_version, license):
+    project = bake(cookies, tf_version=tf_version, license=license, project_name="My Model")
+    for path in project.rglob("*"):
+        relative = path.relative_to(project).as_posix()
+        assert not MARKERS.search(relative), relative
+        if path.is_file():
+            text = path.read_text()
+            assert not MARKERS.search(text), f"{relative}: {MARKERS.search(text)}"
+
+
+@pytest.mark.parametrize("tf_version", SUPPORTED_TF)
+def test_project_pins_the_chosen_tensorflow(cookies, tf_version):
+    project = bake(cookies, tf_version=tf_version)
+    meta = tomllib.loads((project / "pyproject.toml").read_text())["project"]
+    assert f"tensorflow-estimator=={tf_version}.*" in meta["dependencies"]
+    assert meta["optional-dependencies"]["cpu"] == [f"tensorflow-cpu=={tf_version}.*"]
+    assert meta["optional-dependencies"]["gpu"] == [
+        CONTEXT["_tensorflow"][tf_version]["gpu_requirement"]
+    ]
+    assert f"TensorFlow {tf_version}" in (project / "README.md").read_text()
+
+
+def test_names_flow_into_package_script_and_imports(cookies):
+    project = bake(cookies, project_name="Iris Net", package_name="iris")
+    assert project.name == "iris-net"
+    assert (project / "src/iris/train.py").is_file()
+    meta = tomllib.loads((project / "pyproject.toml").read_text())["project"]
+    assert meta["name"] == "iris-net"
+    assert meta["scripts"] == {"iris-net-train": "iris.train:main"}
+    assert "from iris.config import" in (project / "tests/test_config.py").read_text()
+
+
+def test_github_actions_toggle_drops_the_workflow(cookies):
+    project = bake(cookies, github_actions=False)
+    assert files_of(project) == DEFAULT_FILES - {".github/workflows/tests.yml"}
+    assert not (project / ".github").exists()
+
+
+@pytest.mark.parametrize(
+    "license, first_line, spdx",
+    [
+        ("MIT", "MIT License", "MIT"),
+        ("BSD-3-Clause", "BSD 3-Clause License", "BSD-3-Clause"),
+        ("Proprietary", "Copyright (c)", None),
+    ],
+)
+def test_license_choice_writes_its_text(cookies, license, first_line, spdx):
+    project = bake(cookies, license=license, author_name="Ada Lovelace")
+    text = (project / "LICENSE").read_text()
+    assert text.startswith(first_line) and "Ada Lovelace" in text
+    meta = tomllib.loads((project / "pyproject.toml").read_text())["project"]
+    assert meta.get("license") == ({"text": spdx} if spdx else None)
+
+
+def test_conf_is_shipped_verbatim_from_the_single_top_level_copy(cookies):
+    project = bake(cookies)
+    top = TEMPLATE_DIR / "conf"
+    for path in top.rglob("*.yaml"):
+        relative = path.relative_to(top)
+        assert (project / "conf" / relative).read_bytes() == path.read_bytes(), relative
+
+
+def test_prompt_and_tox_matrix_list_exactly_the_supported_versions():
+    assert CONTEXT["tf_version"] in SUPPORTED_TF
+    prompt = CONTEXT["__prompts__"]["tf_version"]
+    assert re.findall(r"2\.\d+", prompt) == SUPPORTED_TF
+    tox = (TEMPLATE_DIR / "tox.ini").read_text()
+    factors = re.search(r"py311-tf\{([\d,]+)\}", tox).group(1).split(",")
+    assert sorted(f"{f[0]}.{f[1:]}" for f in factors) == SUPPORTED_TF
