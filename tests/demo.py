@@ -43,7 +43,7 @@ def main() -> int:
     run_dir = args.scratch_dir / "run"
     command = [str(script), f"hydra.run.dir={run_dir}", *DEMO_OVERRIDES, *args.overrides]
     print("+", " ".join(command), flush=True)
-    return subprocess.run(command).returncode
+    return subprocess.run(command, check=False).returncode
 
 
 if __name__ == "__main__":

@@ -34,7 +34,12 @@ def run_cookiecutter(
     if not accept_hooks:
         command += ["--accept-hooks", "no"]
     return subprocess.run(
-        [*command, str(source), *answers], capture_output=True, text=True, env=env, timeout=300
+        [*command, str(source), *answers],
+        check=False,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
     )
 
 

@@ -15,6 +15,7 @@ EVAL_LINE = re.compile(r"(eval\w*) step (\d+): .*\baccuracy=([0-9.]+)")
 def train(*overrides, check=True):
     result = subprocess.run(
         [sys.executable, "-m", f"{PACKAGE}.train", *overrides],
+        check=False,
         capture_output=True,
         text=True,
         timeout=600,
@@ -36,7 +37,9 @@ def checkpoints(folder):
 @pytest.fixture(scope="module")
 def short_run(tmp_path_factory):
     run_dir = tmp_path_factory.mktemp("run")
-    result = train(f"hydra.run.dir={run_dir}", "trainer.max_steps=300", "evaluator.every_n_iter=100")
+    result = train(
+        f"hydra.run.dir={run_dir}", "trainer.max_steps=300", "evaluator.every_n_iter=100"
+    )
     return run_dir, result
 
 
@@ -63,8 +66,12 @@ def test_run_folder_holds_checkpoints_eval_summaries_and_saved_model(short_run):
 
 def test_custom_model_fn_trains_and_names_its_eval_folder(tmp_path):
     result = train(
-        f"hydra.run.dir={tmp_path}", "model=custom", "trainer.max_steps=200",
-        "evaluator.every_n_iter=100", "evaluator.name=holdout", "trainer.export_saved_model=false",
+        f"hydra.run.dir={tmp_path}",
+        "model=custom",
+        "trainer.max_steps=200",
+        "evaluator.every_n_iter=100",
+        "evaluator.name=holdout",
+        "trainer.export_saved_model=false",
     )
     evals = evaluations(result.stdout + result.stderr)
     assert evals[-1][1] > evals[0][1]
@@ -74,8 +81,11 @@ def test_custom_model_fn_trains_and_names_its_eval_folder(tmp_path):
 def test_resume_continues_from_the_checkpoint(short_run, tmp_path):
     run_dir, _ = short_run
     result = train(
-        f"hydra.run.dir={tmp_path}", f"model_dir={run_dir}", "trainer.max_steps=400",
-        "evaluator.every_n_iter=100", "trainer.export_saved_model=false",
+        f"hydra.run.dir={tmp_path}",
+        f"model_dir={run_dir}",
+        "trainer.max_steps=400",
+        "evaluator.every_n_iter=100",
+        "trainer.export_saved_model=false",
     )
     steps = [step for step, _ in evaluations(result.stdout + result.stderr)]
     assert steps[0] == 300 and steps[-1] == 400
@@ -92,17 +102,25 @@ def test_csv_data(tmp_path):
             writer.writerow(["a", "b", "c", "d", "label"])
             writer.writerows([*x[i], y[i]] for i in rows)
     result = train(
-        f"hydra.run.dir={tmp_path / 'run'}", "data=csv", f"data.train_path={tmp_path / 'train.csv'}",
-        f"data.eval_path={tmp_path / 'eval.csv'}", "trainer.max_steps=100",
-        "evaluator.every_n_iter=50", "trainer.export_saved_model=false",
+        f"hydra.run.dir={tmp_path / 'run'}",
+        "data=csv",
+        f"data.train_path={tmp_path / 'train.csv'}",
+        f"data.eval_path={tmp_path / 'eval.csv'}",
+        "trainer.max_steps=100",
+        "evaluator.every_n_iter=50",
+        "trainer.export_saved_model=false",
     )
     assert [step for step, _ in evaluations(result.stdout)][-1] == 100
 
 
 def test_multirun_gives_each_job_its_own_model_dir(tmp_path):
     train(
-        "--multirun", f"hydra.sweep.dir={tmp_path}", "trainer.learning_rate=0.05,0.1",
-        "trainer.max_steps=20", "evaluator.every_n_iter=10", "trainer.export_saved_model=false",
+        "--multirun",
+        f"hydra.sweep.dir={tmp_path}",
+        "trainer.learning_rate=0.05,0.1",
+        "trainer.max_steps=20",
+        "evaluator.every_n_iter=10",
+        "trainer.export_saved_model=false",
     )
     assert checkpoints(tmp_path / "0") and checkpoints(tmp_path / "1")
 
@@ -125,6 +143,8 @@ def test_bad_override_fails_before_any_checkpoint(tmp_path, override, message):
 
 def test_console_script_is_installed(tmp_path):
     script = Path(sys.executable).with_name("{{ cookiecutter.project_slug }}-train")
-    result = subprocess.run([str(script), "--cfg", "job"], capture_output=True, text=True)
+    result = subprocess.run(
+        [str(script), "--cfg", "job"], check=False, capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stderr
     assert "every_n_iter" in result.stdout

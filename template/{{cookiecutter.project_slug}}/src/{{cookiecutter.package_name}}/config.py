@@ -37,27 +37,43 @@ def check_config(cfg: DictConfig) -> None:
         need(ok, key, "a positive integer" + (" or null" if allow_none else ""))
 
     for key in (
-        "trainer.max_steps", "trainer.batch_size", "trainer.save_checkpoints_steps",
-        "trainer.keep_checkpoint_max", "trainer.log_step_count_steps",
-        "evaluator.every_n_iter", "evaluator.batch_size",
+        "trainer.max_steps",
+        "trainer.batch_size",
+        "trainer.save_checkpoints_steps",
+        "trainer.keep_checkpoint_max",
+        "trainer.log_step_count_steps",
+        "evaluator.every_n_iter",
+        "evaluator.batch_size",
     ):
         positive_int(key)
     positive_int("evaluator.steps", allow_none=True)
     need(isinstance(cfg.trainer.seed, int), "trainer.seed", "an integer")
     rate = cfg.trainer.learning_rate
-    need(isinstance(rate, numbers.Real) and not isinstance(rate, bool) and rate > 0,
-         "trainer.learning_rate", "a positive number")
+    need(
+        isinstance(rate, numbers.Real) and not isinstance(rate, bool) and rate > 0,
+        "trainer.learning_rate",
+        "a positive number",
+    )
     units = cfg.model.hidden_units
-    need(isinstance(units, ListConfig) and len(units) > 0 and all(
-        isinstance(u, int) and not isinstance(u, bool) and u > 0 for u in units),
-        "model.hidden_units", "a non-empty list of positive integers")
+    need(
+        isinstance(units, ListConfig)
+        and len(units) > 0
+        and all(isinstance(u, int) and not isinstance(u, bool) and u > 0 for u in units),
+        "model.hidden_units",
+        "a non-empty list of positive integers",
+    )
     dropout = cfg.model.dropout
-    need(dropout is None or (isinstance(dropout, numbers.Real) and 0 <= dropout < 1),
-         "model.dropout", "null or a number in [0, 1)")
+    need(
+        dropout is None or (isinstance(dropout, numbers.Real) and 0 <= dropout < 1),
+        "model.dropout",
+        "null or a number in [0, 1)",
+    )
     if cfg.data.name == "digits":
         fraction = cfg.data.eval_fraction
-        need(isinstance(fraction, numbers.Real) and 0 < fraction < 1,
-             "data.eval_fraction", "a number between 0 and 1")
+        need(
+            isinstance(fraction, numbers.Real) and 0 < fraction < 1,
+            "data.eval_fraction",
+            "a number between 0 and 1",
+        )
     if problems:
         raise ConfigError("invalid config: " + "; ".join(problems))
-

@@ -53,18 +53,24 @@ def load_csv(train_path: Path, eval_path: Path, label_column: str) -> Dataset:
             f"{train_path} has {train_x.shape[1]} feature columns but {eval_path} has "
             f"{eval_x.shape[1]}: both files need the same columns"
         )
-    return Dataset(train_x, train_y, eval_x, eval_y, n_classes=int(max(train_y.max(), eval_y.max())) + 1)
+    return Dataset(
+        train_x, train_y, eval_x, eval_y, n_classes=int(max(train_y.max(), eval_y.max())) + 1
+    )
 
 
 def _read_csv(path: Path, label_column: str) -> tuple[np.ndarray, np.ndarray]:
     if not path.is_file():
-        raise FileNotFoundError(f"data file {path} does not exist (data.train_path / data.eval_path)")
+        raise FileNotFoundError(
+            f"data file {path} does not exist (data.train_path / data.eval_path)"
+        )
     table = np.atleast_1d(
         np.genfromtxt(path, delimiter=",", names=True, dtype=np.float64, encoding="utf-8")
     )
     columns = list(table.dtype.names)
     if label_column not in columns:
-        raise ValueError(f"{path} has no column {label_column!r} (data.label_column); it has {columns}")
+        raise ValueError(
+            f"{path} has no column {label_column!r} (data.label_column); it has {columns}"
+        )
     features = [name for name in columns if name != label_column]
     x = np.stack([table[name] for name in features], axis=1).astype(np.float32)
     y = table[label_column]
