@@ -31,7 +31,8 @@ def installed_project(cookies_session, tmp_path_factory):
 def test_installed_tensorflow_is_the_pinned_version(installed_project):
     _, python = installed_project
     probe = (
-        "import tensorflow as tf, tensorflow_estimator as e; print(tf.__version__, e.__version__)"
+        "import importlib.metadata as m, tensorflow as tf;"
+        "print(tf.__version__, m.version('tensorflow-estimator'))"
     )
     versions = subprocess.run([python, "-c", probe], capture_output=True, text=True, check=True)
     tf_version, estimator_version = versions.stdout.split()
