@@ -1,7 +1,8 @@
 """Bake the default project into a scratch folder and train it, evaluating in memory.
 
     python tests/demo.py SCRATCH_DIR [hydra overrides...]   # what `tox -e demo` runs
-    python tests/demo.py --bake-only SCRATCH_DIR
+    python tests/demo.py --stop-after bake SCRATCH_DIR      # tox -e lint
+    python tests/demo.py --stop-after install SCRATCH_DIR   # tox -e bench
 
 Installs the project (TensorFlow for CPU included) into the running Python environment,
 so run it in a virtual environment: tox gives it one.
@@ -23,7 +24,7 @@ DEMO_OVERRIDES = ["trainer.max_steps=500", "evaluator.every_n_iter=100"]
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("scratch_dir", type=Path)
-    parser.add_argument("--bake-only", action="store_true")
+    parser.add_argument("--stop-after", choices=["bake", "install"])
     parser.add_argument("overrides", nargs="*", help="hydra overrides for the training run")
     args = parser.parse_args()
 
@@ -36,9 +37,11 @@ def main() -> int:
         )
     )
     print(f"generated {project}", flush=True)
-    if args.bake_only:
+    if args.stop_after == "bake":
         return 0
     install(project, sys.executable, extras="cpu")
+    if args.stop_after == "install":
+        return 0
     script = Path(sys.executable).with_name(f"{project.name}-train")
     run_dir = args.scratch_dir / "run"
     command = [str(script), f"hydra.run.dir={run_dir}", *DEMO_OVERRIDES, *args.overrides]

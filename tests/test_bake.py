@@ -28,6 +28,7 @@ DEFAULT_FILES = {
     "src/digits_estimator/model.py",
     "src/digits_estimator/train.py",
     "tests/test_config.py",
+    "tests/test_evaluation.py",
     "tests/test_train.py",
     "tox.ini",
 }

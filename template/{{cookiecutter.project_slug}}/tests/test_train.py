@@ -1,6 +1,7 @@
 """Real training runs through the Hydra entry point, on the embedded digits data."""
 
 import csv
+import json
 import re
 import subprocess
 import sys
@@ -46,8 +47,17 @@ def short_run(tmp_path_factory):
 def test_training_evaluates_at_start_every_n_and_end(short_run):
     _, result = short_run
     steps = [step for step, _ in evaluations(result.stdout + result.stderr)]
-    assert steps[0] == 0 and steps[-1] == 300
-    assert {100, 200} <= set(steps)
+    assert steps == [0, 100, 200, 300]
+
+
+def test_each_evaluation_is_appended_to_the_runs_jsonl(short_run):
+    run_dir, result = short_run
+    records = [
+        json.loads(line) for line in (run_dir / "evaluations.jsonl").read_text().splitlines()
+    ]
+    assert [r["step"] for r in records] == [0, 100, 200, 300]
+    logged = evaluations(result.stdout + result.stderr)
+    assert [r["accuracy"] for r in records] == pytest.approx([acc for _, acc in logged], abs=1e-3)
 
 
 def test_final_accuracy_beats_the_untrained_model(short_run):

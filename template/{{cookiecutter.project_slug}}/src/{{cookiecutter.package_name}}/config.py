@@ -47,6 +47,13 @@ def check_config(cfg: DictConfig) -> None:
     ):
         positive_int(key)
     positive_int("evaluator.steps", allow_none=True)
+    secs = cfg.evaluator.every_n_secs
+    need(
+        secs is None
+        or (isinstance(secs, numbers.Real) and not isinstance(secs, bool) and secs > 0),
+        "evaluator.every_n_secs",
+        "null or a positive number",
+    )
     need(isinstance(cfg.trainer.seed, int), "trainer.seed", "an integer")
     rate = cfg.trainer.learning_rate
     need(

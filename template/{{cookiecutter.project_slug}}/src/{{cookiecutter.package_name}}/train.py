@@ -10,9 +10,11 @@ TensorBoard) and the exported SavedModel into its own Hydra output folder, unles
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import sys
+from pathlib import Path
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
@@ -30,7 +32,8 @@ def main(cfg: DictConfig) -> float:
         check_config(cfg)
     except ConfigError as error:
         exit_with(error)
-    model_dir = cfg.model_dir or HydraConfig.get().runtime.output_dir
+    run_dir = Path(HydraConfig.get().runtime.output_dir)
+    model_dir = cfg.model_dir or str(run_dir)
 
     # TensorFlow loads only once the config is known to be good: a bad override or
     # `--cfg job` answers in a second instead of after TensorFlow's start-up.
@@ -55,6 +58,8 @@ def main(cfg: DictConfig) -> float:
         steps=cfg.evaluator.steps,
         name=cfg.evaluator.name,
         every_n_iter=cfg.evaluator.every_n_iter,
+        every_n_secs=cfg.evaluator.every_n_secs,
+        on_evaluation=record_evaluation(run_dir / "evaluations.jsonl", cfg.evaluator.name),
     )
     estimator.train(
         train_input_fn(data, cfg.trainer.batch_size, cfg.trainer.seed),
@@ -67,9 +72,22 @@ def main(cfg: DictConfig) -> float:
             os.path.join(model_dir, "export"), serving_input_fn(data.n_features)
         )
         log.info("SavedModel: %s", export_dir.decode())
-    if not evaluator.history:  # nothing to train: model_dir was already at max_steps
+    if evaluator.latest is None:  # nothing to train: model_dir was already at max_steps
         return float("nan")
-    return float(evaluator.history[-1]["accuracy"])
+    return float(evaluator.latest["accuracy"])
+
+
+def record_evaluation(jsonl_path: Path, name: str | None):
+    """Log each evaluation as one line and append it to the run's JSON-lines file."""
+    label = "eval" if not name else f"eval_{name}"
+
+    def record(step: int, metrics: dict) -> None:
+        shown = " ".join(f"{k}={v:.4g}" for k, v in sorted(metrics.items()) if k != "global_step")
+        log.info("%s step %d: %s", label, step, shown)
+        with jsonl_path.open("a") as f:
+            f.write(json.dumps({"eval": label, "step": step, **metrics}) + "\n")
+
+    return record
 
 
 def exit_with(error: Exception) -> None:

@@ -1,0 +1,215 @@
+"""The in-memory evaluator against estimator.evaluate() and TensorFlow's own hook, in real sessions."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from hydra import compose, initialize_config_dir
+
+from {{ cookiecutter.package_name }}.config import config_dir
+from {{ cookiecutter.package_name }}.data import eval_input_fn, load_dataset, train_input_fn
+from {{ cookiecutter.package_name }}.evaluation import EvaluationError, InMemoryEvaluatorHook
+from {{ cookiecutter.package_name }}.model import build_estimator
+
+
+@pytest.fixture(scope="module")
+def data():
+    with initialize_config_dir(version_base="1.3", config_dir=str(config_dir())):
+        return load_dataset(compose(config_name="train").data)
+
+
+def estimator_for(model_dir, model="dnn", save_checkpoints_steps=1000):
+    with initialize_config_dir(version_base="1.3", config_dir=str(config_dir())):
+        cfg = compose(
+            config_name="train",
+            overrides=[
+                f"model={model}",
+                f"trainer.save_checkpoints_steps={save_checkpoints_steps}",
+                "trainer.keep_checkpoint_max=100",
+            ],
+        )
+    return build_estimator(cfg.model, cfg.trainer, 64, 10, str(model_dir))
+
+
+def train(estimator, data, max_steps, *hooks):
+    estimator.train(train_input_fn(data, 32, seed=1), max_steps=max_steps, hooks=list(hooks))
+
+
+def summaries(event_dir):
+    """{step: {tag: value}} of the scalar summaries in a folder's event files."""
+    found = {}
+    for path in sorted(tf.io.gfile.glob(f"{event_dir}/events.out.tfevents.*")):
+        for event in tf.compat.v1.train.summary_iterator(path):
+            for value in event.summary.value:
+                found.setdefault(event.step, {})[value.tag] = value.simple_value
+    return found
+
+
+@pytest.mark.parametrize("model", ["dnn", "custom"])
+def test_metrics_equal_estimator_evaluate_on_the_same_weights(tmp_path, data, model):
+    # A checkpoint at every evaluation step: estimator.evaluate() on it sees exactly the
+    # weights the hook evaluated (the latest ones, not the previous checkpoint's).
+    estimator = estimator_for(tmp_path, model, save_checkpoints_steps=40)
+    hook = InMemoryEvaluatorHook(estimator, eval_input_fn(data, 128), every_n_iter=40)
+    train(estimator, data, 120, hook)
+    assert list(hook.history) == [0, 40, 80, 120]
+    for step, metrics in hook.history.items():
+        path = f"{tmp_path}/model.ckpt-{step}"
+        expected = estimator.evaluate(eval_input_fn(data, 128), checkpoint_path=path, name="ref")
+        assert metrics.keys() == expected.keys()
+        for key, value in expected.items():
+            assert metrics[key] == pytest.approx(value, rel=1e-6, abs=1e-7), (step, key)
+
+
+def test_same_summaries_as_tensorflows_hook(tmp_path, data):
+    ours = estimator_for(tmp_path / "ours")
+    train(ours, data, 100, InMemoryEvaluatorHook(ours, eval_input_fn(data, 128), every_n_iter=25))
+    stock = estimator_for(tmp_path / "stock")
+    stock_hook = tf.estimator.experimental.InMemoryEvaluatorHook(
+        stock, eval_input_fn(data, 128), every_n_iter=25
+    )
+    train(stock, data, 100, stock_hook)
+    ours_summaries, stock_summaries = (
+        summaries(tmp_path / "ours/eval"),
+        summaries(tmp_path / "stock/eval"),
+    )
+    assert sorted(ours_summaries) == sorted(stock_summaries) == [0, 25, 50, 75, 100]
+    for step, tags in stock_summaries.items():
+        assert ours_summaries[step].keys() == tags.keys()
+        for tag, value in tags.items():
+            assert ours_summaries[step][tag] == pytest.approx(value, rel=1e-5), (step, tag)
+
+
+@pytest.mark.parametrize(
+    "max_steps, expected", [(100, [0, 30, 60, 90, 100]), (90, [0, 30, 60, 90])]
+)
+def test_evaluates_at_start_every_n_and_end_never_twice(tmp_path, data, max_steps, expected):
+    estimator = estimator_for(tmp_path)
+    seen = []
+    hook = InMemoryEvaluatorHook(
+        estimator,
+        eval_input_fn(data, 128),
+        every_n_iter=30,
+        on_evaluation=lambda step, metrics: seen.append((step, metrics["global_step"])),
+    )
+    train(estimator, data, max_steps, hook)
+    assert list(hook.history) == expected
+    assert seen == [(step, step) for step in expected]
+    assert hook.latest == hook.history[expected[-1]]
+
+
+def test_resumed_run_keeps_the_global_step_cadence(tmp_path, data):
+    estimator = estimator_for(tmp_path)
+    first = InMemoryEvaluatorHook(estimator, eval_input_fn(data, 128), every_n_iter=50)
+    train(estimator, data, 70, first)
+    resumed = InMemoryEvaluatorHook(estimator, eval_input_fn(data, 128), every_n_iter=50)
+    train(estimator, data, 210, resumed)
+    assert list(first.history) == [0, 50, 70]
+    assert list(resumed.history) == [70, 100, 150, 200, 210]
+
+
+def test_every_n_secs_schedules_by_time(tmp_path, data):
+    estimator = estimator_for(tmp_path)
+    hook = InMemoryEvaluatorHook(
+        estimator, eval_input_fn(data, 128), every_n_iter=None, every_n_secs=1e-9
+    )
+    train(estimator, data, 5, hook)
+    assert list(hook.history) == [0, 1, 2, 3, 4, 5]
+
+
+def test_named_evaluations_write_separate_folders(tmp_path, data):
+    estimator = estimator_for(tmp_path)
+    on_eval = InMemoryEvaluatorHook(estimator, eval_input_fn(data, 128), every_n_iter=50)
+    train_data = type(data)(data.train_x, data.train_y, data.train_x, data.train_y, 10)
+    on_train = InMemoryEvaluatorHook(
+        estimator, eval_input_fn(train_data, 512), steps=1, name="train", every_n_iter=50
+    )
+    train(estimator, data, 100, on_eval, on_train)
+    assert (
+        sorted(summaries(tmp_path / "eval"))
+        == sorted(summaries(tmp_path / "eval_train"))
+        == [0, 50, 100]
+    )
+    assert on_eval.history[100]["accuracy"] != on_train.history[100]["accuracy"]
+
+
+def test_eval_graph_is_finalized_and_does_not_grow(tmp_path, data):
+    estimator = estimator_for(tmp_path)
+    sizes = []
+    hook = InMemoryEvaluatorHook(
+        estimator,
+        eval_input_fn(data, 128),
+        every_n_iter=1,
+        on_evaluation=lambda *_: sizes.append(len(hook._eval.graph.get_operations())),
+    )
+    train(estimator, data, 30, hook)
+    assert len(sizes) == 31 and len(set(sizes)) == 1
+
+
+def test_failing_evaluation_names_its_step_and_leaves_checkpoints_intact(tmp_path, data):
+    broken = {"data": False}
+
+    def examples():
+        if broken["data"]:
+            raise OSError("eval data went away")
+        yield from zip(data.eval_x, data.eval_y)
+
+    def input_fn():
+        ds = tf.data.Dataset.from_generator(
+            examples,
+            output_signature=(tf.TensorSpec([64], tf.float32), tf.TensorSpec([], tf.int32)),
+        )
+        return ds.map(lambda x, y: ({"x": x}, y)).batch(128)
+
+    def break_after_step_50(step, metrics):
+        broken["data"] = step >= 50
+
+    estimator = estimator_for(tmp_path, save_checkpoints_steps=50)
+    hook = InMemoryEvaluatorHook(
+        estimator, input_fn, every_n_iter=50, on_evaluation=break_after_step_50
+    )
+    with pytest.raises(
+        EvaluationError, match=r"\(eval\) at global step 100 failed: .*eval data went away"
+    ):
+        train(estimator, data, 300, hook)
+    assert list(hook.history) == [0, 50]
+    checkpoint = tf.train.latest_checkpoint(str(tmp_path))
+    assert checkpoint.endswith("model.ckpt-100")
+    reader = tf.train.load_checkpoint(checkpoint)
+    assert reader.get_tensor("global_step") == 100
+    assert np.isfinite(estimator.evaluate(eval_input_fn(data, 128), name="after")["loss"])
+
+
+def test_endless_eval_dataset_is_refused_before_training(tmp_path, data):
+    estimator = estimator_for(tmp_path)
+    endless = eval_input_fn(data, 128)
+    hook = InMemoryEvaluatorHook(estimator, lambda: endless().repeat(), every_n_iter=50)
+    with pytest.raises(ValueError, match="endless dataset"):
+        train(estimator, data, 100, hook)
+    assert tf.train.latest_checkpoint(str(tmp_path)) is None
+
+
+def test_steps_evaluate_the_same_first_batches_each_time(tmp_path, data):
+    # steps=1 of 3 batches: every evaluation must see the first batch, as evaluate(steps=1) does.
+    estimator = estimator_for(tmp_path, save_checkpoints_steps=10)
+    hook = InMemoryEvaluatorHook(estimator, eval_input_fn(data, 128), steps=1, every_n_iter=10)
+    train(estimator, data, 30, hook)
+    for step, metrics in hook.history.items():
+        expected = estimator.evaluate(
+            eval_input_fn(data, 128), steps=1, checkpoint_path=f"{tmp_path}/model.ckpt-{step}"
+        )
+        assert metrics["accuracy"] == pytest.approx(expected["accuracy"], abs=1e-7), step
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"every_n_iter": 0}, "every_n_iter must be a positive number"),
+        ({"every_n_iter": -5}, "every_n_iter must be a positive number"),
+        ({"every_n_iter": None}, "give every_n_iter or every_n_secs"),
+        ({"every_n_secs": 0}, "every_n_secs must be a positive number"),
+        ({"steps": 0}, "steps must be a positive integer"),
+    ],
+)
+def test_constructor_rejects_bad_schedules(tmp_path, data, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        InMemoryEvaluatorHook(estimator_for(tmp_path), eval_input_fn(data, 128), **kwargs)
