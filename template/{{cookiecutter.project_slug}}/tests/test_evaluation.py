@@ -35,7 +35,7 @@ def train(estimator, data, max_steps, *hooks):
 
 
 def summaries(event_dir):
-    """{step: {tag: value}} of the scalar summaries in a folder's event files."""
+    """The scalar summaries in a folder's event files, as step -> {tag: value}."""
     found = {}
     for path in sorted(tf.io.gfile.glob(f"{event_dir}/events.out.tfevents.*")):
         for event in tf.compat.v1.train.summary_iterator(path):
