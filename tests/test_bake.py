@@ -25,10 +25,13 @@ DEFAULT_FILES = {
     "src/digits_estimator/config.py",
     "src/digits_estimator/data.py",
     "src/digits_estimator/evaluation.py",
+    "src/digits_estimator/guards.py",
     "src/digits_estimator/model.py",
     "src/digits_estimator/train.py",
+    "tests/conftest.py",
     "tests/test_config.py",
     "tests/test_evaluation.py",
+    "tests/test_guards.py",
     "tests/test_train.py",
     "tox.ini",
 }

@@ -2,6 +2,7 @@
 
 import csv
 import json
+import os
 import re
 import subprocess
 import sys
@@ -13,9 +14,10 @@ PACKAGE = "{{ cookiecutter.package_name }}"
 EVAL_LINE = re.compile(r"(eval\w*) step (\d+): .*\baccuracy=([0-9.]+)")
 
 
-def train(*overrides, check=True):
+def train(*overrides, check=True, env=None):
     result = subprocess.run(
         [sys.executable, "-m", f"{PACKAGE}.train", *overrides],
+        env=env,
         check=False,
         capture_output=True,
         text=True,
@@ -148,6 +150,31 @@ def test_bad_override_fails_before_any_checkpoint(tmp_path, override, message):
     result = train(f"hydra.run.dir={tmp_path / 'run'}", override, check=False)
     assert result.returncode != 0
     assert message in result.stderr
+    assert not checkpoints(tmp_path)
+
+
+@pytest.mark.parametrize(
+    "tf_config, message",
+    [
+        (
+            {
+                "cluster": {"chief": ["localhost:2222"], "worker": ["localhost:2223"]},
+                "task": {"type": "worker", "index": 0},
+            },
+            "TF_CONFIG describes a multi-node cluster (1 chief, 1 worker)",
+        ),
+        ("{broken", "TF_CONFIG is not JSON"),
+    ],
+)
+def test_multi_node_tf_config_stops_the_entry_point_with_one_line(tmp_path, tf_config, message):
+    env = {
+        **os.environ,
+        "TF_CONFIG": tf_config if isinstance(tf_config, str) else json.dumps(tf_config),
+    }
+    result = train(f"hydra.run.dir={tmp_path / 'run'}", check=False, env=env)
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: ") and message in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
     assert not checkpoints(tmp_path)
 
 

@@ -28,6 +28,7 @@ training session: see the design note at the end of this module.
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Callable
 
@@ -37,6 +38,8 @@ from tensorflow.python.training.monitored_session import _HookedSession
 from tensorflow.python.util import function_utils
 from tensorflow_estimator.python.estimator.estimator import _write_dict_to_summary
 from tensorflow_estimator.python.estimator.util import _DatasetInitializerHook
+
+from . import guards
 
 EvaluationCallback = Callable[[int, dict], None]
 
@@ -61,7 +64,11 @@ class InMemoryEvaluatorHook(tf.estimator.SessionRunHook):
       on_evaluation: called as `on_evaluation(global_step, metrics)` after each evaluation.
 
     Raises:
-      ValueError: if neither `every_n_iter` nor `every_n_secs` is a positive number.
+      guards.InMemoryEvaluationError (a ValueError): here, for a bad schedule, an
+        unsupported TensorFlow/Keras, a multi-node TF_CONFIG or RunConfig, or an
+        unsupported distribution; in `begin()`, before the training session exists, for
+        model graphs it cannot evaluate correctly (state that is not a variable, custom
+        savers or init_fn in EVAL mode, eval variables the training graph lacks).
     """
 
     def __init__(
@@ -76,15 +83,10 @@ class InMemoryEvaluatorHook(tf.estimator.SessionRunHook):
         every_n_secs=None,
         on_evaluation: EvaluationCallback | None = None,
     ):
-        for arg, value in (("every_n_iter", every_n_iter), ("every_n_secs", every_n_secs)):
-            if value is not None and (isinstance(value, bool) or not value > 0):
-                raise ValueError(f"{arg} must be a positive number or None, got {value!r}")
-        if every_n_iter is None and every_n_secs is None:
-            raise ValueError(
-                "give every_n_iter or every_n_secs: nothing would schedule evaluations"
-            )
-        if steps is not None and (isinstance(steps, bool) or not steps > 0):
-            raise ValueError(f"steps must be a positive integer or None, got {steps!r}")
+        guards.check_schedule(every_n_iter, every_n_secs, steps)
+        guards.check_runtime()
+        guards.check_tf_config(os.environ.get("TF_CONFIG"))
+        guards.check_run_config(estimator.config)
         self._estimator = estimator
         self._input_fn = input_fn
         self._steps = steps
@@ -112,7 +114,7 @@ class InMemoryEvaluatorHook(tf.estimator.SessionRunHook):
             self._input_fn,
             self._steps,
             self._user_hooks,
-            tf.compat.v1.global_variables(),
+            tf.compat.v1.get_default_graph(),
         )
         self._last_step = None
         self._last_time = None
@@ -184,7 +186,8 @@ class InMemoryEvaluatorHook(tf.estimator.SessionRunHook):
 class _EvalSession:
     """The model's eval graph, built once, in a session kept open between evaluations."""
 
-    def __init__(self, estimator, input_fn, steps, user_hooks, train_variables):
+    def __init__(self, estimator, input_fn, steps, user_hooks, train_graph):
+        train_variables = train_graph.get_collection(tf.compat.v1.GraphKeys.GLOBAL_VARIABLES)
         self.graph = tf.Graph()
         self._epoch = None
         with self.graph.as_default():
@@ -207,6 +210,7 @@ class _EvalSession:
             assign = tf.group(
                 [eval_variables[n].assign(w, read_value=False) for n, w in zip(shared, weights)]
             )
+            guards.check_graphs(train_graph, self.graph, scaffold)
             # Metrics accumulate in local variables: zero them before every evaluation.
             reset_metrics = tf.compat.v1.variables_initializer(tf.compat.v1.local_variables())
             init = scaffold.init_op or tf.compat.v1.global_variables_initializer()

@@ -20,6 +20,7 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
+from . import guards
 from .config import ConfigError, check_config, config_dir
 
 log = logging.getLogger(__name__)
@@ -30,7 +31,8 @@ def main(cfg: DictConfig) -> float:
     """Train; return the last evaluation's accuracy (what a sweep optimises)."""
     try:
         check_config(cfg)
-    except ConfigError as error:
+        guards.check_tf_config(os.environ.get("TF_CONFIG"))
+    except (ConfigError, guards.InMemoryEvaluationError) as error:
         exit_with(error)
     run_dir = Path(HydraConfig.get().runtime.output_dir)
     model_dir = cfg.model_dir or str(run_dir)
@@ -52,20 +54,22 @@ def main(cfg: DictConfig) -> float:
     log.info("model_dir: %s", model_dir)
 
     estimator = build_estimator(cfg.model, cfg.trainer, data.n_features, data.n_classes, model_dir)
-    evaluator = InMemoryEvaluatorHook(
-        estimator,
-        eval_input_fn(data, cfg.evaluator.batch_size),
-        steps=cfg.evaluator.steps,
-        name=cfg.evaluator.name,
-        every_n_iter=cfg.evaluator.every_n_iter,
-        every_n_secs=cfg.evaluator.every_n_secs,
-        on_evaluation=record_evaluation(run_dir / "evaluations.jsonl", cfg.evaluator.name),
-    )
-    estimator.train(
-        train_input_fn(data, cfg.trainer.batch_size, cfg.trainer.seed),
-        max_steps=cfg.trainer.max_steps,
-        hooks=[evaluator],
-    )
+    train_input = train_input_fn(data, cfg.trainer.batch_size, cfg.trainer.seed)
+    eval_input = eval_input_fn(data, cfg.evaluator.batch_size)
+    try:  # everything in-memory evaluation cannot handle stops here, before model_dir is read
+        evaluator = InMemoryEvaluatorHook(
+            estimator,
+            eval_input,
+            steps=cfg.evaluator.steps,
+            name=cfg.evaluator.name,
+            every_n_iter=cfg.evaluator.every_n_iter,
+            every_n_secs=cfg.evaluator.every_n_secs,
+            on_evaluation=record_evaluation(run_dir / "evaluations.jsonl", cfg.evaluator.name),
+        )
+        guards.preflight(estimator, train_input, eval_input)
+    except guards.InMemoryEvaluationError as error:
+        exit_with(error)
+    estimator.train(train_input, max_steps=cfg.trainer.max_steps, hooks=[evaluator])
 
     if cfg.trainer.export_saved_model:
         export_dir = estimator.export_saved_model(
