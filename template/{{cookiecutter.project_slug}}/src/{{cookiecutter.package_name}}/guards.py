@@ -68,6 +68,10 @@ class ScheduleError(InMemoryEvaluationError):
     pass
 
 
+class EndlessEvalDataError(InMemoryEvaluationError):
+    pass
+
+
 # Configuration: pure checks, no TensorFlow needed.
 
 

@@ -47,6 +47,14 @@ def main(cfg: DictConfig) -> float:
     from .model import build_estimator, serving_input_fn
 
     tf.get_logger().setLevel(logging.ERROR)  # Estimator code is one long deprecation warning
+    devices = [d.name.replace("/physical_device:", "") for d in tf.config.list_physical_devices()]
+    log.info("TensorFlow %s sees %s", tf.__version__, ", ".join(devices))
+    if cfg.runtime.require_gpu and not tf.config.list_physical_devices("GPU"):
+        exit_with(
+            f"runtime.require_gpu=true, but TensorFlow sees no GPU (only {', '.join(devices)}). "
+            "In Docker, run with --gpus all on a host with the NVIDIA Container Toolkit; "
+            "with pip, install the gpu extra; or set runtime.require_gpu=false to train on CPU"
+        )
     try:
         data = load_dataset(cfg.data)
     except (OSError, ValueError) as error:
@@ -94,7 +102,7 @@ def record_evaluation(jsonl_path: Path, name: str | None):
     return record
 
 
-def exit_with(error: Exception) -> None:
+def exit_with(error: Exception | str) -> None:
     """Expected errors (bad config or data) end the run with one line, not a traceback."""
     print(f"error: {error}", file=sys.stderr)
     sys.exit(2)
