@@ -140,10 +140,20 @@ def test_eval_graph_is_finalized_and_does_not_grow(tmp_path, data):
         estimator,
         eval_input_fn(data, 128),
         every_n_iter=1,
-        on_evaluation=lambda *_: sizes.append(len(hook._eval.graph.get_operations())),
+        on_evaluation=lambda *_: sizes.append(
+            (len(hook._eval.graph.get_operations()), hook._eval.graph.finalized)
+        ),
     )
     train(estimator, data, 30, hook)
-    assert len(sizes) == 31 and len(set(sizes)) == 1
+    assert len(sizes) == 31 and len(set(sizes)) == 1 and sizes[0][1]
+
+
+def test_reusing_the_hook_for_a_second_train_call_does_not_repeat_a_step(tmp_path, data):
+    estimator = estimator_for(tmp_path)
+    hook = InMemoryEvaluatorHook(estimator, eval_input_fn(data, 128), every_n_iter=50)
+    train(estimator, data, 70, hook)
+    train(estimator, data, 120, hook)
+    assert list(hook.history) == [0, 50, 70, 100, 120]
 
 
 class FailFrom(tf.estimator.SessionRunHook):

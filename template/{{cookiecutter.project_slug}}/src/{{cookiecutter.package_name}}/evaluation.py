@@ -99,6 +99,10 @@ class InMemoryEvaluatorHook(tf.estimator.SessionRunHook):
         self._label = os.path.basename(self.eval_dir)  # eval, or eval_<name>
         self.history: dict[int, dict] = {}
         self._eval = None  # _EvalSession, from begin() to end()
+        # Kept across estimator.train() calls: a resumed call does not evaluate again at the
+        # step the previous one ended on.
+        self._last_step = None
+        self._last_time = None
 
     @property
     def latest(self) -> dict | None:
@@ -125,8 +129,6 @@ class InMemoryEvaluatorHook(tf.estimator.SessionRunHook):
                 f"in-memory evaluation ({self._label}) could not build its eval graph, before "
                 f"training started: {type(error).__name__}: {error}"
             ) from error
-        self._last_step = None
-        self._last_time = None
         self._fetch_weights = None
 
     def after_create_session(self, session, coord):
@@ -135,7 +137,7 @@ class InMemoryEvaluatorHook(tf.estimator.SessionRunHook):
         self._fetch_weights = session.make_callable(self._eval.train_variables)
         step = int(session.run(self._global_step))
         if step != self._last_step:
-            self._evaluate(session, step)
+            self._evaluate(step)
 
     def before_run(self, run_context):
         return tf.estimator.SessionRunArgs(self._global_step)
@@ -146,12 +148,12 @@ class InMemoryEvaluatorHook(tf.estimator.SessionRunHook):
         if self._is_due(run_values.results + 1):
             step = int(run_context.session.run(self._global_step))
             if self._is_due(step):
-                self._evaluate(run_context.session, step)
+                self._evaluate(step)
 
     def end(self, session):
         step = int(session.run(self._global_step))
         if step != self._last_step:
-            self._evaluate(session, step)
+            self._evaluate(step)
         self._close_eval_session()
 
     # Internals
@@ -168,7 +170,7 @@ class InMemoryEvaluatorHook(tf.estimator.SessionRunHook):
             return True
         return bool(self._every_n_secs) and time.monotonic() - self._last_time >= self._every_n_secs
 
-    def _evaluate(self, train_session, step: int) -> None:
+    def _evaluate(self, step: int) -> None:
         try:
             raw = self._eval.evaluate(self._fetch_weights())
         except Exception as error:
