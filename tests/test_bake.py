@@ -83,6 +83,12 @@ def test_project_pins_the_chosen_tensorflow(cookies, tf_version):
     assert f"TensorFlow {tf_version}" in (project / "README.md").read_text()
 
 
+def test_names_are_derived_from_the_project_name(cookies):
+    project = bake(cookies, project_name="Fraud Détection v2!")
+    assert project.name == "fraud-detection-v2"
+    assert (project / "src/fraud_detection_v2/train.py").is_file()
+
+
 def test_names_flow_into_package_script_and_imports(cookies):
     project = bake(cookies, project_name="Iris Net", package_name="iris")
     assert project.name == "iris-net"
