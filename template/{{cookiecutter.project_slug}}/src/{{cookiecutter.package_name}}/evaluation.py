@@ -242,7 +242,11 @@ class _EvalSession:
         # Hooks that only act at session creation need no per-batch hook machinery.
         self._per_batch_hooks = [h for h in hooks if _acts_per_batch(h)]
         self._coord = tf.compat.v1.train.Coordinator()
-        self._batches = self._count_epoch_batches()
+        try:
+            self._batches = self._count_epoch_batches()
+        except Exception:
+            self.session.close()
+            raise
         self._restart_input = True
 
     def _endless(self, input_fn, steps):

@@ -179,8 +179,18 @@ def check_runtime_versions(tf_version: str, keras_version: str | None, tf_keras:
 
 
 def check_runtime() -> None:
+    """TensorFlow in the supported range, Estimator importable, Keras 2 behind tf.keras."""
     import tensorflow as tf
 
+    try:
+        import tf_keras  # noqa: F401
+
+        has_tf_keras = True
+    except ImportError:
+        has_tf_keras = False
+    # Versions first: on TensorFlow 2.16+ tensorflow_estimator fails to import anyway,
+    # and "install another TensorFlow" is the fix that applies.
+    check_runtime_versions(tf.__version__, getattr(tf.keras, "__version__", None), has_tf_keras)
     try:
         import tensorflow_estimator  # noqa: F401
     except ImportError as error:
@@ -188,14 +198,6 @@ def check_runtime() -> None:
             f"tensorflow_estimator cannot be imported ({error}): pip install "
             f"'tensorflow-estimator=={'.'.join(tf.__version__.split('.')[:2])}.*'"
         ) from None
-    keras_version = getattr(tf.keras, "__version__", None)
-    try:
-        import tf_keras  # noqa: F401
-
-        has_tf_keras = True
-    except ImportError:
-        has_tf_keras = False
-    check_runtime_versions(tf.__version__, keras_version, has_tf_keras)
 
 
 def check_run_config(config) -> None:

@@ -42,6 +42,10 @@ def main(cfg: DictConfig) -> float:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # C++ start-up chatter
     import tensorflow as tf
 
+    try:  # before importing the modules that need Estimator and Keras 2
+        guards.check_runtime()
+    except guards.InMemoryEvaluationError as error:
+        exit_with(error)
     from .data import eval_input_fn, load_dataset, train_input_fn
     from .evaluation import InMemoryEvaluatorHook
     from .model import build_estimator, serving_input_fn
