@@ -36,6 +36,13 @@ def check_config(cfg: DictConfig) -> None:
         )
         need(ok, key, "a positive integer" + (" or null" if allow_none else ""))
 
+    def positive_number(key: str, allow_none: bool = False) -> None:
+        value = OmegaConf.select(cfg, key)
+        ok = (value is None and allow_none) or (
+            isinstance(value, numbers.Real) and not isinstance(value, bool) and value > 0
+        )
+        need(ok, key, ("null or " if allow_none else "") + "a positive number")
+
     for key in (
         "trainer.max_steps",
         "trainer.batch_size",
@@ -47,20 +54,9 @@ def check_config(cfg: DictConfig) -> None:
     ):
         positive_int(key)
     positive_int("evaluator.steps", allow_none=True)
-    secs = cfg.evaluator.every_n_secs
-    need(
-        secs is None
-        or (isinstance(secs, numbers.Real) and not isinstance(secs, bool) and secs > 0),
-        "evaluator.every_n_secs",
-        "null or a positive number",
-    )
+    positive_number("evaluator.every_n_secs", allow_none=True)
+    positive_number("trainer.learning_rate")
     need(isinstance(cfg.trainer.seed, int), "trainer.seed", "an integer")
-    rate = cfg.trainer.learning_rate
-    need(
-        isinstance(rate, numbers.Real) and not isinstance(rate, bool) and rate > 0,
-        "trainer.learning_rate",
-        "a positive number",
-    )
     units = cfg.model.hidden_units
     need(
         isinstance(units, ListConfig)

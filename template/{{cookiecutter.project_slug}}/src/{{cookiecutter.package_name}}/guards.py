@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import numbers
-import os
 
 # The TensorFlow versions this project supports (the template's TF table).
 SUPPORTED_TF = {{ cookiecutter._tensorflow | list | sort | tojson }}
@@ -291,17 +290,15 @@ def _name(saveable) -> str:
 
 
 def preflight(estimator, train_input_fn, eval_input_fn, eval_hooks=None) -> None:
-    """Every check, before estimator.train() reads or writes model_dir.
+    """The model-graph checks, before estimator.train() reads or writes model_dir.
 
     Builds the model's training and eval graphs in scratch graphs, as Estimator would,
-    and inspects them. The hook repeats the graph checks in its begin(), on the real
-    training graph, for code that uses the hook without calling this.
+    and inspects them. (The hook's constructor has already checked the runtime, TF_CONFIG
+    and RunConfig; its begin() repeats these graph checks on the real training graph, for
+    code that uses the hook without calling this.)
     """
     import tensorflow as tf
 
-    check_runtime()
-    check_tf_config(os.environ.get("TF_CONFIG"))
-    check_run_config(estimator.config)
     modes = tf.estimator.ModeKeys
     with tf.Graph().as_default() as train_graph:
         estimator._create_and_assert_global_step(train_graph)

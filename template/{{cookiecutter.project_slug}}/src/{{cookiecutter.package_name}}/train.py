@@ -76,7 +76,10 @@ def main(cfg: DictConfig) -> float:
             name=cfg.evaluator.name,
             every_n_iter=cfg.evaluator.every_n_iter,
             every_n_secs=cfg.evaluator.every_n_secs,
-            on_evaluation=record_evaluation(run_dir / "evaluations.jsonl", cfg.evaluator.name),
+            on_evaluation=record_evaluation(
+                run_dir / "evaluations.jsonl",
+                os.path.basename(estimator.eval_dir(cfg.evaluator.name)),  # eval or eval_<name>
+            ),
         )
         guards.preflight(estimator, train_input, eval_input)
     except guards.InMemoryEvaluationError as error:
@@ -93,9 +96,8 @@ def main(cfg: DictConfig) -> float:
     return float(evaluator.latest["accuracy"])
 
 
-def record_evaluation(jsonl_path: Path, name: str | None):
+def record_evaluation(jsonl_path: Path, label: str):
     """Log each evaluation as one line and append it to the run's JSON-lines file."""
-    label = "eval" if not name else f"eval_{name}"
 
     def record(step: int, metrics: dict) -> None:
         shown = " ".join(f"{k}={v:.4g}" for k, v in sorted(metrics.items()) if k != "global_step")
