@@ -14,6 +14,49 @@ CONTEXT = json.loads((TEMPLATE_DIR / "cookiecutter.json").read_text())
 SUPPORTED_TF = sorted(CONTEXT["_tensorflow"])
 DEFAULT_SLUG = "digits-estimator"
 DEFAULT_PACKAGE = "digits_estimator"
+# Every file the default answers generate.
+DEFAULT_FILES = {
+    ".dockerignore",
+    ".github/workflows/tests.yml",
+    ".gitignore",
+    "Dockerfile",
+    "LICENSE",
+    "README.md",
+    "conf/data/csv.yaml",
+    "conf/data/digits.yaml",
+    "conf/evaluator/in_memory.yaml",
+    "conf/hydra/default.yaml",
+    "conf/model/custom.yaml",
+    "conf/model/dnn.yaml",
+    "conf/runtime/default.yaml",
+    "conf/train.yaml",
+    "conf/trainer/default.yaml",
+    "pyproject.toml",
+    "src/digits_estimator/__init__.py",
+    "src/digits_estimator/config.py",
+    "src/digits_estimator/data.py",
+    "src/digits_estimator/errors.py",
+    "src/digits_estimator/inmemory/__init__.py",
+    "src/digits_estimator/inmemory/errors.py",
+    "src/digits_estimator/inmemory/guards.py",
+    "src/digits_estimator/inmemory/hook.py",
+    "src/digits_estimator/inmemory/tf_internals.py",
+    "src/digits_estimator/model.py",
+    "src/digits_estimator/train.py",
+    "tests/conftest.py",
+    "tests/helpers.py",
+    "tests/test_config.py",
+    "tests/test_inmemory_guards.py",
+    "tests/test_inmemory_hook.py",
+    "tests/test_readme.py",
+    "tests/test_tf_internals.py",
+    "tests/test_train.py",
+    "tox.ini",
+}
+
+
+def files_of(project: Path) -> set[str]:
+    return {p.relative_to(project).as_posix() for p in project.rglob("*") if p.is_file()}
 
 
 def run_cookiecutter(

@@ -7,44 +7,9 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from template_repo import CONTEXT, SUPPORTED_TF, TEMPLATE_DIR
+from template_repo import CONTEXT, DEFAULT_FILES, SUPPORTED_TF, TEMPLATE_DIR, files_of
 
-DEFAULT_FILES = {
-    ".dockerignore",
-    ".github/workflows/tests.yml",
-    ".gitignore",
-    "Dockerfile",
-    "LICENSE",
-    "README.md",
-    "conf/data/csv.yaml",
-    "conf/data/digits.yaml",
-    "conf/evaluator/in_memory.yaml",
-    "conf/hydra/default.yaml",
-    "conf/model/custom.yaml",
-    "conf/model/dnn.yaml",
-    "conf/runtime/default.yaml",
-    "conf/train.yaml",
-    "conf/trainer/default.yaml",
-    "pyproject.toml",
-    "src/digits_estimator/__init__.py",
-    "src/digits_estimator/config.py",
-    "src/digits_estimator/data.py",
-    "src/digits_estimator/evaluation.py",
-    "src/digits_estimator/guards.py",
-    "src/digits_estimator/model.py",
-    "src/digits_estimator/train.py",
-    "tests/conftest.py",
-    "tests/test_config.py",
-    "tests/test_evaluation.py",
-    "tests/test_guards.py",
-    "tests/test_train.py",
-    "tox.ini",
-}
 MARKERS = re.compile(r"\{\{|\}\}|\{%|%\}|\{#|cookiecutter\.")
-
-
-def files_of(project: Path) -> set[str]:
-    return {p.relative_to(project).as_posix() for p in project.rglob("*") if p.is_file()}
 
 
 def bake(cookies, **answers) -> Path:

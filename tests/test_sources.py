@@ -4,8 +4,7 @@ import shutil
 import subprocess
 
 import pytest
-from template_repo import DEFAULT_SLUG, TEMPLATE_DIR, run_cookiecutter
-from test_bake import DEFAULT_FILES, files_of
+from template_repo import DEFAULT_FILES, DEFAULT_SLUG, TEMPLATE_DIR, files_of, run_cookiecutter
 
 
 @pytest.fixture(scope="module")

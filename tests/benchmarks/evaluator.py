@@ -25,7 +25,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np
 import tensorflow as tf
-from digits_estimator.evaluation import InMemoryEvaluatorHook
+from digits_estimator.inmemory import InMemoryEvaluatorHook
 
 tf.get_logger().setLevel("ERROR")
 

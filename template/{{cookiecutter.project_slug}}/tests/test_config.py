@@ -1,15 +1,11 @@
 """The Hydra config tree composes, and bad values are rejected before training."""
 
 import pytest
-from hydra import compose, initialize_config_dir
+from helpers import compose_train
 from omegaconf import OmegaConf
 
-from {{ cookiecutter.package_name }}.config import ConfigError, check_config, config_dir
-
-
-def compose_train(*overrides):
-    with initialize_config_dir(version_base="1.3", config_dir=str(config_dir())):
-        return compose(config_name="train", overrides=list(overrides))
+from {{ cookiecutter.package_name }}.config import check_config
+from {{ cookiecutter.package_name }}.errors import ConfigError
 
 
 def test_defaults_compose_to_a_valid_config():
@@ -39,6 +35,7 @@ def test_csv_data_requires_its_paths():
         ("trainer.learning_rate=0", "trainer.learning_rate"),
         ("evaluator.every_n_iter=0", "evaluator.every_n_iter"),
         ("evaluator.steps=2.5", "evaluator.steps"),
+        ("evaluator.every_n_iter=null", "evaluator.every_n_secs are both None"),
         ("model.hidden_units=[]", "model.hidden_units"),
         ("model.dropout=1.5", "model.dropout"),
         ("data.eval_fraction=1", "data.eval_fraction"),
@@ -47,3 +44,8 @@ def test_csv_data_requires_its_paths():
 def test_check_config_names_the_bad_key(override, key):
     with pytest.raises(ConfigError, match=key):
         check_config(compose_train(override))
+
+
+def test_time_only_schedule_is_accepted_as_the_hook_accepts_it():
+    # One rule for the schedule (inmemory.check_schedule), used by the config and the hook.
+    check_config(compose_train("evaluator.every_n_iter=null", "evaluator.every_n_secs=30"))

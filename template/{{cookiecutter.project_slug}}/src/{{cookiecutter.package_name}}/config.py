@@ -7,15 +7,14 @@ from pathlib import Path
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
+from .errors import ConfigError
+from .inmemory import ScheduleError, check_schedule
+
 
 def config_dir() -> Path:
     """The `conf/` folder: inside the installed package, else the project's own."""
     packaged = Path(__file__).parent / "conf"  # a wheel carries conf/ here
     return packaged if packaged.is_dir() else Path(__file__).resolve().parents[2] / "conf"
-
-
-class ConfigError(ValueError):
-    """A composed config value that training cannot use."""
 
 
 def check_config(cfg: DictConfig) -> None:
@@ -29,19 +28,15 @@ def check_config(cfg: DictConfig) -> None:
         if not ok:
             problems.append(f"{key} must be {what}, got {OmegaConf.select(cfg, key)!r}")
 
-    def positive_int(key: str, allow_none: bool = False) -> None:
+    def positive_int(key: str) -> None:
         value = OmegaConf.select(cfg, key)
-        ok = (value is None and allow_none) or (
-            isinstance(value, int) and not isinstance(value, bool) and value > 0
-        )
-        need(ok, key, "a positive integer" + (" or null" if allow_none else ""))
+        ok = isinstance(value, int) and not isinstance(value, bool) and value > 0
+        need(ok, key, "a positive integer")
 
-    def positive_number(key: str, allow_none: bool = False) -> None:
+    def positive_number(key: str) -> None:
         value = OmegaConf.select(cfg, key)
-        ok = (value is None and allow_none) or (
-            isinstance(value, numbers.Real) and not isinstance(value, bool) and value > 0
-        )
-        need(ok, key, ("null or " if allow_none else "") + "a positive number")
+        ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and value > 0
+        need(ok, key, "a positive number")
 
     for key in (
         "trainer.max_steps",
@@ -49,12 +44,18 @@ def check_config(cfg: DictConfig) -> None:
         "trainer.save_checkpoints_steps",
         "trainer.keep_checkpoint_max",
         "trainer.log_step_count_steps",
-        "evaluator.every_n_iter",
         "evaluator.batch_size",
     ):
         positive_int(key)
-    positive_int("evaluator.steps", allow_none=True)
-    positive_number("evaluator.every_n_secs", allow_none=True)
+    try:  # the hook's own rule, so the config and the hook never disagree
+        check_schedule(
+            cfg.evaluator.every_n_iter,
+            cfg.evaluator.every_n_secs,
+            cfg.evaluator.steps,
+            prefix="evaluator.",
+        )
+    except ScheduleError as error:
+        problems.append(str(error))
     positive_number("trainer.learning_rate")
     need(isinstance(cfg.trainer.seed, int), "trainer.seed", "an integer")
     units = cfg.model.hidden_units

@@ -1,14 +1,46 @@
-"""The models: TensorFlow's canned DNNClassifier, or your own model_fn."""
+"""The models: TensorFlow's canned DNNClassifier, or your own model_fn. Yours to edit.
+
+Add a model in two places:
+1. here, a function decorated with `@model("name")` that takes the `model` and
+   `trainer` configs, the `Dataset` and the `RunConfig`, and returns an Estimator;
+2. `conf/model/<name>.yaml`, with `name: <name>` and the keys your function reads.
+Then train with `model=<name>`.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
 
 import tensorflow as tf
 from omegaconf import DictConfig
 
-from .data import FEATURE_KEY
+from .data import FEATURE_KEY, Dataset
+from .errors import ConfigError
+
+ModelBuilder = Callable[
+    [DictConfig, DictConfig, Dataset, tf.estimator.RunConfig], tf.estimator.Estimator
+]
+MODELS: dict[str, ModelBuilder] = {}
+
+
+def model(name: str) -> Callable[[ModelBuilder], ModelBuilder]:
+    """Register an Estimator builder under `model.name`."""
+
+    def register(builder: ModelBuilder) -> ModelBuilder:
+        MODELS[name] = builder
+        return builder
+
+    return register
 
 
 def build_estimator(
-    model: DictConfig, trainer: DictConfig, n_features: int, n_classes: int, model_dir: str
+    model_cfg: DictConfig, trainer: DictConfig, data: Dataset, model_dir: str
 ) -> tf.estimator.Estimator:
+    if model_cfg.name not in MODELS:
+        raise ConfigError(
+            f"model.name={model_cfg.name!r} has no builder: register one with "
+            f"@model({model_cfg.name!r}) in model.py (registered: {', '.join(sorted(MODELS))})"
+        )
     config = tf.estimator.RunConfig(
         model_dir=model_dir,
         tf_random_seed=trainer.seed,
@@ -16,26 +48,42 @@ def build_estimator(
         keep_checkpoint_max=trainer.keep_checkpoint_max,
         log_step_count_steps=trainer.log_step_count_steps,
     )
-    if model.name == "dnn":
-        return tf.estimator.DNNClassifier(
-            hidden_units=list(model.hidden_units),
-            feature_columns=[tf.feature_column.numeric_column(FEATURE_KEY, shape=(n_features,))],
-            n_classes=n_classes,
-            # An optimizer factory, not a name: on TF 2.12/2.13 the canned estimators
-            # crash resolving optimizer names (inspect.getargspec is gone in Python 3.11).
-            optimizer=lambda: tf.keras.optimizers.legacy.Adagrad(trainer.learning_rate),
-            dropout=model.dropout,
-            config=config,
-        )
-    if model.name == "custom":
-        params = {
-            "hidden_units": list(model.hidden_units),
-            "dropout": model.dropout,
-            "n_classes": n_classes,
-            "learning_rate": trainer.learning_rate,
-        }
-        return tf.estimator.Estimator(model_fn=custom_model_fn, params=params, config=config)
-    raise ValueError(f"model.name={model.name!r} is unknown: use 'dnn' or 'custom'")
+    return MODELS[model_cfg.name](model_cfg, trainer, data, config)
+
+
+def feature_columns(data: Dataset) -> list:
+    return [tf.feature_column.numeric_column(FEATURE_KEY, shape=(data.n_features,))]
+
+
+@model("dnn")
+def dnn(
+    model_cfg: DictConfig, trainer: DictConfig, data: Dataset, config
+) -> tf.estimator.Estimator:
+    """TensorFlow's canned DNNClassifier."""
+    return tf.estimator.DNNClassifier(
+        hidden_units=list(model_cfg.hidden_units),
+        feature_columns=feature_columns(data),
+        n_classes=data.n_classes,
+        # An optimizer factory, not a name: on TF 2.12/2.13 the canned estimators
+        # crash resolving optimizer names (inspect.getargspec is gone in Python 3.11).
+        optimizer=lambda: tf.keras.optimizers.legacy.Adagrad(trainer.learning_rate),
+        dropout=model_cfg.dropout,
+        config=config,
+    )
+
+
+@model("custom")
+def custom(
+    model_cfg: DictConfig, trainer: DictConfig, data: Dataset, config
+) -> tf.estimator.Estimator:
+    """The hand-written custom_model_fn below."""
+    params = {
+        "hidden_units": list(model_cfg.hidden_units),
+        "dropout": model_cfg.dropout,
+        "n_classes": data.n_classes,
+        "learning_rate": trainer.learning_rate,
+    }
+    return tf.estimator.Estimator(model_fn=custom_model_fn, params=params, config=config)
 
 
 def custom_model_fn(features, labels, mode, params):

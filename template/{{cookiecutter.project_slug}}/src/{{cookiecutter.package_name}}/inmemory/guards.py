@@ -3,15 +3,27 @@
 In-memory evaluation copies the training variables, by name, into the eval graph. That
 is only the model `estimator.evaluate()` would see when training runs in one process,
 every piece of model state is a variable, and evaluation restores nothing but those
-variables. Each check below raises a subclass of `InMemoryEvaluationError` (a
-`ValueError`) saying what it found, why it cannot be evaluated in memory, and what to do
-instead. Nothing here starts a session or touches `model_dir`.
+variables. Each check below raises a subclass of `UnsupportedSetupError` (a `ValueError`)
+saying what it found, why it cannot be evaluated in memory, and what to do instead.
+Nothing here starts a session or touches `model_dir`.
 """
 
 from __future__ import annotations
 
 import json
 import numbers
+
+from .errors import (
+    CustomInitFnError,
+    CustomSaverError,
+    MalformedTFConfigError,
+    MultiNodeError,
+    SaveableObjectsError,
+    ScheduleError,
+    UnmatchedVariablesError,
+    UnsupportedDistributionError,
+    UnsupportedRuntimeError,
+)
 
 # The TensorFlow versions this project supports (the template's TF table).
 SUPPORTED_TF = {{ cookiecutter._tensorflow | list | sort | tojson }}
@@ -31,66 +43,33 @@ CHECKPOINT_EVALUATION = (
 )
 
 
-class InMemoryEvaluationError(ValueError):
-    """This setup cannot be evaluated in memory; the message says why and what to do."""
-
-
-class MalformedTFConfigError(InMemoryEvaluationError):
-    pass
-
-
-class MultiNodeError(InMemoryEvaluationError):
-    pass
-
-
-class UnsupportedDistributionError(InMemoryEvaluationError):
-    pass
-
-
-class SaveableObjectsError(InMemoryEvaluationError):
-    pass
-
-
-class CustomSaverError(InMemoryEvaluationError):
-    pass
-
-
-class UnmatchedVariablesError(InMemoryEvaluationError):
-    pass
-
-
-class UnsupportedRuntimeError(InMemoryEvaluationError):
-    pass
-
-
-class ScheduleError(InMemoryEvaluationError):
-    pass
-
-
-class EndlessEvalDataError(InMemoryEvaluationError):
-    pass
-
-
 # Configuration: pure checks, no TensorFlow needed.
 
 
-def check_schedule(every_n_iter, every_n_secs=None, steps=None) -> None:
-    """every_n_iter and steps: positive integers or None; every_n_secs: a positive number."""
+def check_schedule(every_n_iter, every_n_secs=None, steps=None, *, prefix="") -> None:
+    """The one rule for an evaluation schedule (the hook's constructor and the config check).
+
+    every_n_iter and steps: positive integers or None; every_n_secs: a positive number or
+    None; at least one of every_n_iter and every_n_secs. `prefix` is put before each
+    name in the message (e.g. "evaluator.").
+    """
     for name, value in (("every_n_iter", every_n_iter), ("steps", steps)):
         if value is not None and (
             isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0
         ):
-            raise ScheduleError(f"{name} must be a positive integer or None, got {value!r}")
+            raise ScheduleError(f"{prefix}{name} must be a positive integer or None, got {value!r}")
     if every_n_secs is not None and (
         isinstance(every_n_secs, bool)
         or not isinstance(every_n_secs, numbers.Real)
         or not every_n_secs > 0
     ):
-        raise ScheduleError(f"every_n_secs must be a positive number or None, got {every_n_secs!r}")
+        raise ScheduleError(
+            f"{prefix}every_n_secs must be a positive number or None, got {every_n_secs!r}"
+        )
     if every_n_iter is None and every_n_secs is None:
         raise ScheduleError(
-            "every_n_iter and every_n_secs are both None, so nothing would schedule an "
-            "evaluation: give at least one"
+            f"{prefix}every_n_iter and {prefix}every_n_secs are both None, so nothing would "
+            "schedule an evaluation: give at least one"
         )
 
 
@@ -254,7 +233,7 @@ def check_graphs(train_graph, eval_graph, eval_scaffold) -> None:
             f"variables, so it would report the wrong weights' metrics: {CHECKPOINT_EVALUATION}"
         )
     if eval_scaffold is not None and eval_scaffold.init_fn is not None:
-        raise CustomSaverError(
+        raise CustomInitFnError(
             "the model's EVAL EstimatorSpec has Scaffold(init_fn=...): in-memory evaluation "
             "sets every variable from the training session and cannot run custom "
             "initialisation: move that logic out of the EVAL scaffold, or "
@@ -299,15 +278,12 @@ def preflight(estimator, train_input_fn, eval_input_fn, eval_hooks=None) -> None
     """
     import tensorflow as tf
 
-    modes = tf.estimator.ModeKeys
+    from . import tf_internals
+
     with tf.Graph().as_default() as train_graph:
-        estimator._create_and_assert_global_step(train_graph)
-        features, labels, _ = estimator._get_features_and_labels_from_input_fn(
-            train_input_fn, modes.TRAIN
-        )
-        estimator._call_model_fn(features, labels, modes.TRAIN, estimator.config)
+        tf_internals.build_train_graph(estimator, train_input_fn)
     with tf.Graph().as_default() as eval_graph:
-        scaffold, _, _, _ = estimator._evaluate_build_graph(
-            eval_input_fn, list(eval_hooks or []), checkpoint_path=None
+        scaffold, _, _, _ = tf_internals.build_eval_graph(
+            estimator, eval_input_fn, list(eval_hooks or [])
         )
     check_graphs(train_graph, eval_graph, scaffold)

@@ -3,32 +3,29 @@
 import numpy as np
 import pytest
 import tensorflow as tf
-from hydra import compose, initialize_config_dir
+from helpers import compose_train
 
-from {{ cookiecutter.package_name }} import guards
-from {{ cookiecutter.package_name }}.config import config_dir
 from {{ cookiecutter.package_name }}.data import eval_input_fn, load_dataset, train_input_fn
-from {{ cookiecutter.package_name }}.evaluation import EvaluationError, InMemoryEvaluatorHook
+from {{ cookiecutter.package_name }}.inmemory import (
+    EndlessEvalDataError,
+    EvaluationFailedError,
+    InMemoryEvaluatorHook,
+)
 from {{ cookiecutter.package_name }}.model import build_estimator
 
 
 @pytest.fixture(scope="module")
 def data():
-    with initialize_config_dir(version_base="1.3", config_dir=str(config_dir())):
-        return load_dataset(compose(config_name="train").data)
+    return load_dataset(compose_train().data)
 
 
-def estimator_for(model_dir, model="dnn", save_checkpoints_steps=1000):
-    with initialize_config_dir(version_base="1.3", config_dir=str(config_dir())):
-        cfg = compose(
-            config_name="train",
-            overrides=[
-                f"model={model}",
-                f"trainer.save_checkpoints_steps={save_checkpoints_steps}",
-                "trainer.keep_checkpoint_max=100",
-            ],
-        )
-    return build_estimator(cfg.model, cfg.trainer, 64, 10, str(model_dir))
+def estimator_for(model_dir, data, model="dnn", save_checkpoints_steps=1000):
+    cfg = compose_train(
+        f"model={model}",
+        f"trainer.save_checkpoints_steps={save_checkpoints_steps}",
+        "trainer.keep_checkpoint_max=100",
+    )
+    return build_estimator(cfg.model, cfg.trainer, data, str(model_dir))
 
 
 def train(estimator, data, max_steps, *hooks):
@@ -49,7 +46,7 @@ def summaries(event_dir):
 def test_metrics_equal_estimator_evaluate_on_the_same_weights(tmp_path, data, model):
     # A checkpoint at every evaluation step: estimator.evaluate() on it sees exactly the
     # weights the hook evaluated (the latest ones, not the previous checkpoint's).
-    estimator = estimator_for(tmp_path, model, save_checkpoints_steps=40)
+    estimator = estimator_for(tmp_path, data, model, save_checkpoints_steps=40)
     hook = InMemoryEvaluatorHook(estimator, eval_input_fn(data, 128), every_n_iter=40)
     train(estimator, data, 120, hook)
     assert list(hook.history) == [0, 40, 80, 120]
@@ -62,9 +59,9 @@ def test_metrics_equal_estimator_evaluate_on_the_same_weights(tmp_path, data, mo
 
 
 def test_same_summaries_as_tensorflows_hook(tmp_path, data):
-    ours = estimator_for(tmp_path / "ours")
+    ours = estimator_for(tmp_path / "ours", data)
     train(ours, data, 100, InMemoryEvaluatorHook(ours, eval_input_fn(data, 128), every_n_iter=25))
-    stock = estimator_for(tmp_path / "stock")
+    stock = estimator_for(tmp_path / "stock", data)
     stock_hook = tf.estimator.experimental.InMemoryEvaluatorHook(
         stock, eval_input_fn(data, 128), every_n_iter=25
     )
@@ -84,13 +81,15 @@ def test_same_summaries_as_tensorflows_hook(tmp_path, data):
     "max_steps, expected", [(100, [0, 30, 60, 90, 100]), (90, [0, 30, 60, 90])]
 )
 def test_evaluates_at_start_every_n_and_end_never_twice(tmp_path, data, max_steps, expected):
-    estimator = estimator_for(tmp_path)
+    estimator = estimator_for(tmp_path, data)
     seen = []
     hook = InMemoryEvaluatorHook(
         estimator,
         eval_input_fn(data, 128),
         every_n_iter=30,
-        on_evaluation=lambda step, metrics: seen.append((step, metrics["global_step"])),
+        callbacks=[
+            lambda evaluation: seen.append((evaluation.step, evaluation.metrics["global_step"]))
+        ],
     )
     train(estimator, data, max_steps, hook)
     assert list(hook.history) == expected
@@ -99,7 +98,7 @@ def test_evaluates_at_start_every_n_and_end_never_twice(tmp_path, data, max_step
 
 
 def test_resumed_run_keeps_the_global_step_cadence(tmp_path, data):
-    estimator = estimator_for(tmp_path)
+    estimator = estimator_for(tmp_path, data)
     first = InMemoryEvaluatorHook(estimator, eval_input_fn(data, 128), every_n_iter=50)
     train(estimator, data, 70, first)
     resumed = InMemoryEvaluatorHook(estimator, eval_input_fn(data, 128), every_n_iter=50)
@@ -109,7 +108,7 @@ def test_resumed_run_keeps_the_global_step_cadence(tmp_path, data):
 
 
 def test_every_n_secs_schedules_by_time(tmp_path, data):
-    estimator = estimator_for(tmp_path)
+    estimator = estimator_for(tmp_path, data)
     hook = InMemoryEvaluatorHook(
         estimator, eval_input_fn(data, 128), every_n_iter=None, every_n_secs=1e-9
     )
@@ -118,7 +117,7 @@ def test_every_n_secs_schedules_by_time(tmp_path, data):
 
 
 def test_named_evaluations_write_separate_folders(tmp_path, data):
-    estimator = estimator_for(tmp_path)
+    estimator = estimator_for(tmp_path, data)
     on_eval = InMemoryEvaluatorHook(estimator, eval_input_fn(data, 128), every_n_iter=50)
     train_data = type(data)(data.train_x, data.train_y, data.train_x, data.train_y, 10)
     on_train = InMemoryEvaluatorHook(
@@ -134,22 +133,24 @@ def test_named_evaluations_write_separate_folders(tmp_path, data):
 
 
 def test_eval_graph_is_finalized_and_does_not_grow(tmp_path, data):
-    estimator = estimator_for(tmp_path)
+    estimator = estimator_for(tmp_path, data)
     sizes = []
     hook = InMemoryEvaluatorHook(
         estimator,
         eval_input_fn(data, 128),
         every_n_iter=1,
-        on_evaluation=lambda *_: sizes.append(
-            (len(hook._eval.graph.get_operations()), hook._eval.graph.finalized)
-        ),
+        callbacks=[
+            lambda _: sizes.append(
+                (len(hook._eval.graph.get_operations()), hook._eval.graph.finalized)
+            )
+        ],
     )
     train(estimator, data, 30, hook)
     assert len(sizes) == 31 and len(set(sizes)) == 1 and sizes[0][1]
 
 
 def test_reusing_the_hook_for_a_second_train_call_does_not_repeat_a_step(tmp_path, data):
-    estimator = estimator_for(tmp_path)
+    estimator = estimator_for(tmp_path, data)
     hook = InMemoryEvaluatorHook(estimator, eval_input_fn(data, 128), every_n_iter=50)
     train(estimator, data, 70, hook)
     train(estimator, data, 120, hook)
@@ -171,11 +172,13 @@ class FailFrom(tf.estimator.SessionRunHook):
 
 
 def test_failing_evaluation_names_its_step_and_leaves_checkpoints_intact(tmp_path, data):
-    estimator = estimator_for(tmp_path, save_checkpoints_steps=50)
+    estimator = estimator_for(tmp_path, data, save_checkpoints_steps=50)
     hook = InMemoryEvaluatorHook(
         estimator, eval_input_fn(data, 128), hooks=[FailFrom(100)], every_n_iter=50
     )
-    with pytest.raises(EvaluationError, match=r"\(eval\) at global step 100 failed: .*went away"):
+    with pytest.raises(
+        EvaluationFailedError, match=r"\(eval\) at global step 100 failed: .*went away"
+    ):
         train(estimator, data, 300, hook)
     assert list(hook.history) == [0, 50]
     checkpoint = tf.train.latest_checkpoint(str(tmp_path))
@@ -188,27 +191,27 @@ def test_eval_input_fn_that_raises_stops_before_training(tmp_path, data):
     def broken_input_fn():
         raise FileNotFoundError("eval.csv")
 
-    estimator = estimator_for(tmp_path)
+    estimator = estimator_for(tmp_path, data)
     hook = InMemoryEvaluatorHook(estimator, broken_input_fn, every_n_iter=50)
     with pytest.raises(
-        EvaluationError, match="before training started: FileNotFoundError: eval.csv"
+        EvaluationFailedError, match="before training started: FileNotFoundError: eval.csv"
     ):
         train(estimator, data, 100, hook)
     assert tf.train.latest_checkpoint(str(tmp_path)) is None
 
 
 def test_endless_eval_dataset_is_refused_before_training(tmp_path, data):
-    estimator = estimator_for(tmp_path)
+    estimator = estimator_for(tmp_path, data)
     endless = eval_input_fn(data, 128)
     hook = InMemoryEvaluatorHook(estimator, lambda: endless().repeat(), every_n_iter=50)
-    with pytest.raises(guards.EndlessEvalDataError, match="endless dataset"):
+    with pytest.raises(EndlessEvalDataError, match="endless dataset"):
         train(estimator, data, 100, hook)
     assert tf.train.latest_checkpoint(str(tmp_path)) is None
 
 
 def test_steps_evaluate_the_same_first_batches_each_time(tmp_path, data):
     # steps=1 of 3 batches: every evaluation must see the first batch, as evaluate(steps=1) does.
-    estimator = estimator_for(tmp_path, save_checkpoints_steps=10)
+    estimator = estimator_for(tmp_path, data, save_checkpoints_steps=10)
     hook = InMemoryEvaluatorHook(estimator, eval_input_fn(data, 128), steps=1, every_n_iter=10)
     train(estimator, data, 30, hook)
     for step, metrics in hook.history.items():
@@ -231,4 +234,4 @@ def test_steps_evaluate_the_same_first_batches_each_time(tmp_path, data):
 def test_constructor_rejects_bad_schedules_as_value_errors(tmp_path, data, kwargs, message):
     # ValueError, as TensorFlow's hook raises: code catching that keeps working.
     with pytest.raises(ValueError, match=message):
-        InMemoryEvaluatorHook(estimator_for(tmp_path), eval_input_fn(data, 128), **kwargs)
+        InMemoryEvaluatorHook(estimator_for(tmp_path, data), eval_input_fn(data, 128), **kwargs)

@@ -5,9 +5,9 @@ import json
 import pytest
 import tensorflow as tf
 
-from {{ cookiecutter.package_name }} import guards
+from {{ cookiecutter.package_name }} import inmemory
 from {{ cookiecutter.package_name }}.data import eval_input_fn, load_digits, train_input_fn
-from {{ cookiecutter.package_name }}.evaluation import InMemoryEvaluatorHook
+from {{ cookiecutter.package_name }}.inmemory import InMemoryEvaluatorHook, guards
 from {{ cookiecutter.package_name }}.model import custom_model_fn
 
 PARAMS = {"hidden_units": [16], "dropout": None, "n_classes": 10, "learning_rate": 0.05}
@@ -57,13 +57,13 @@ def eval_only_variable(mode):
 
 
 GRAPH_CASES = [
-    (hash_table, guards.SaveableObjectsError, "state that is not a variable"),
-    (ema_restore_saver, guards.CustomSaverError, "GraphKeys.SAVERS"),
-    (scaffold_saver, guards.CustomSaverError, "Scaffold(saver=...)"),
-    (scaffold_init_fn, guards.CustomSaverError, "Scaffold(init_fn=...)"),
+    (hash_table, inmemory.SaveableObjectsError, "state that is not a variable"),
+    (ema_restore_saver, inmemory.CustomSaverError, "GraphKeys.SAVERS"),
+    (scaffold_saver, inmemory.CustomSaverError, "Scaffold(saver=...)"),
+    (scaffold_init_fn, inmemory.CustomInitFnError, "Scaffold(init_fn=...)"),
     (
         eval_only_variable,
-        guards.UnmatchedVariablesError,
+        inmemory.UnmatchedVariablesError,
         "no training variable named calibration:0",
     ),
 ]
@@ -91,6 +91,7 @@ def test_hook_refuses_the_graph_before_the_training_session(tmp_path, data, extr
     with pytest.raises(error) as raised:
         train_with_hook(tmp_path, data, with_extra(extra))
     assert cause in str(raised.value)
+    assert isinstance(raised.value, inmemory.UnsupportedSetupError)
     assert isinstance(raised.value, ValueError)
     assert_untouched(tmp_path)
 
@@ -103,7 +104,7 @@ def test_preflight_refuses_the_graph_without_touching_model_dir(
 ):
     estimator = tf.estimator.Estimator(with_extra(extra), str(tmp_path), params=PARAMS)
     with pytest.raises(error) as raised:
-        guards.preflight(estimator, train_input_fn(data, 32, 1), eval_input_fn(data, 128))
+        inmemory.preflight(estimator, train_input_fn(data, 32, 1), eval_input_fn(data, 128))
     assert cause in str(raised.value)
     assert not tmp_path.exists() or not any(tmp_path.iterdir())
 
@@ -111,7 +112,7 @@ def test_preflight_refuses_the_graph_without_touching_model_dir(
 def test_preflight_accepts_the_shipped_models(tmp_path, data):
     # Optimizer slots and the global step exist only in the training graph: that is fine.
     estimator = tf.estimator.Estimator(custom_model_fn, str(tmp_path), params=PARAMS)
-    guards.preflight(estimator, train_input_fn(data, 32, 1), eval_input_fn(data, 128))
+    inmemory.preflight(estimator, train_input_fn(data, 32, 1), eval_input_fn(data, 128))
 
 
 def tf_config(cluster, task=None):
@@ -134,7 +135,7 @@ MULTI_NODE = [
 
 @pytest.mark.parametrize("tf_config, cause", MULTI_NODE)
 def test_multi_node_tf_config_is_refused_naming_the_way_out(tf_config, cause):
-    with pytest.raises(guards.MultiNodeError) as raised:
+    with pytest.raises(inmemory.MultiNodeError) as raised:
         guards.check_tf_config(json.dumps(tf_config))
     assert cause in str(raised.value)
     assert "train_and_evaluate" in str(raised.value) or "fix the task" in str(raised.value)
@@ -150,13 +151,13 @@ def test_multi_node_tf_config_is_refused_naming_the_way_out(tf_config, cause):
     ],
 )
 def test_malformed_tf_config_gets_its_own_error(tf_config, cause):
-    with pytest.raises(guards.MalformedTFConfigError, match=cause):
+    with pytest.raises(inmemory.MalformedTFConfigError, match=cause):
         guards.check_tf_config(tf_config)
 
 
 def test_hook_constructor_refuses_a_cluster_before_anything_runs(tmp_path, data, monkeypatch):
     monkeypatch.setenv("TF_CONFIG", json.dumps(MULTI_NODE[0][0]))
-    with pytest.raises(guards.MultiNodeError):
+    with pytest.raises(inmemory.MultiNodeError):
         train_with_hook(tmp_path, data)
     assert_untouched(tmp_path)
 
@@ -192,7 +193,7 @@ def test_mirrored_strategy_on_two_devices_evaluates_the_right_weights(tmp_path, 
 
 def test_eval_distribute_is_refused(tmp_path, data):
     config = tf.estimator.RunConfig(eval_distribute=tf.distribute.MirroredStrategy(["/cpu:0"]))
-    with pytest.raises(guards.UnsupportedDistributionError, match="eval_distribute"):
+    with pytest.raises(inmemory.UnsupportedDistributionError, match="eval_distribute"):
         train_with_hook(tmp_path, data, config=config)
     assert_untouched(tmp_path)
 
@@ -202,7 +203,7 @@ def test_multi_worker_strategy_is_refused(tmp_path, data):
         train_distribute=tf.distribute.experimental.MultiWorkerMirroredStrategy()
     )
     with pytest.raises(
-        guards.UnsupportedDistributionError, match="CollectiveAllReduceStrategy is not supported"
+        inmemory.UnsupportedDistributionError, match="CollectiveAllReduceStrategy is not supported"
     ):
         train_with_hook(tmp_path, data, config=config)
     assert_untouched(tmp_path)
@@ -217,7 +218,7 @@ def test_multi_worker_strategy_is_refused(tmp_path, data):
     ],
 )
 def test_unsupported_runtime_is_named(versions, cause):
-    with pytest.raises(guards.UnsupportedRuntimeError, match=cause):
+    with pytest.raises(inmemory.UnsupportedRuntimeError, match=cause):
         guards.check_runtime_versions(*versions)
 
 
@@ -246,5 +247,5 @@ def test_this_environment_passes_the_runtime_check():
     ],
 )
 def test_bad_schedules_are_refused(schedule, cause):
-    with pytest.raises(guards.ScheduleError, match=cause):
+    with pytest.raises(inmemory.ScheduleError, match=cause):
         guards.check_schedule(**schedule)

@@ -17,10 +17,11 @@ wrong:
   run keeps its cadence), optionally also every `every_n_secs` seconds; never twice at the
   same step.
 - Results are data: `history` maps global step to that evaluation's metrics, `latest` is
-  the last of them, and `on_evaluation(step, metrics)` is called after each one.
-- An evaluation that fails raises `EvaluationError` naming the global step; training stops
-  there, and checkpoints written so far are untouched (the eval session shares nothing
-  with the training session but the values it copies).
+  the last of them, and each callback in `callbacks` receives an `Evaluation` (step,
+  metrics, label, the evaluated weights on request, and a way to stop training).
+- An evaluation that fails raises `EvaluationFailedError` naming the global step; training
+  stops there, and checkpoints written so far are untouched (the eval session shares
+  nothing with the training session but the values it copies).
 
 Why a separate session fed with the variables rather than an in-graph copy inside the
 training session: see the design note at the end of this module.
@@ -30,22 +31,36 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 import tensorflow as tf
-from tensorflow.python.training.monitored_session import _HookedSession
-from tensorflow.python.util import function_utils
-from tensorflow_estimator.python.estimator.estimator import _write_dict_to_summary
-from tensorflow_estimator.python.estimator.util import _DatasetInitializerHook
 
-from . import guards
-
-EvaluationCallback = Callable[[int, dict], None]
+from . import guards, tf_internals
+from .errors import EndlessEvalDataError, EvaluationFailedError, UnsupportedSetupError
 
 
-class EvaluationError(RuntimeError):
-    """An in-memory evaluation failed; the message names the global step."""
+@dataclass
+class Evaluation:
+    """One evaluation, as the callbacks see it."""
+
+    step: int  # the global step of the evaluated weights
+    metrics: dict  # metric name -> Python number, `global_step` included
+    label: str  # "eval" or "eval_<name>": the summary folder and the log label
+    _weights: Callable[[], dict] = field(repr=False)
+    _stop: Callable[[str], None] = field(repr=False)
+
+    def weights(self) -> dict:
+        """The evaluated weights: checkpoint name -> numpy array (read once, then cached)."""
+        return self._weights()
+
+    def request_stop(self, reason: str) -> None:
+        """Ask the training loop to stop after this step (it saves its last checkpoint)."""
+        self._stop(reason)
+
+
+EvaluationCallback = Callable[[Evaluation], None]
 
 
 class InMemoryEvaluatorHook(tf.estimator.SessionRunHook):
@@ -61,14 +76,22 @@ class InMemoryEvaluatorHook(tf.estimator.SessionRunHook):
       name: None writes summaries to `model_dir/eval`, else to `model_dir/eval_<name>`.
       every_n_iter: evaluate whenever the global step reaches a new multiple of it.
       every_n_secs: also evaluate when this many seconds passed since the last evaluation.
-      on_evaluation: called as `on_evaluation(global_step, metrics)` after each evaluation.
+      callbacks: each is called as `callback(evaluation)` after every evaluation, in order.
+
+    Attributes:
+      label: "eval" or "eval_<name>", the basename of `eval_dir`.
+      eval_dir: where the summaries go.
+      history: global step -> metrics of every evaluation this hook made.
+      latest: the last evaluation's metrics, or None.
+      stop_reason: why a callback stopped training, or None.
 
     Raises:
-      guards.InMemoryEvaluationError (a ValueError): here, for a bad schedule, an
-        unsupported TensorFlow/Keras, a multi-node TF_CONFIG or RunConfig, or an
-        unsupported distribution; in `begin()`, before the training session exists, for
-        model graphs it cannot evaluate correctly (state that is not a variable, custom
-        savers or init_fn in EVAL mode, eval variables the training graph lacks).
+      UnsupportedSetupError (a ValueError), here for a bad schedule, an unsupported
+        TensorFlow/Keras, a multi-node TF_CONFIG or RunConfig, or an unsupported
+        distribution; in `begin()`, before the training session exists, for model graphs
+        it cannot evaluate correctly (state that is not a variable, custom savers or
+        init_fn in EVAL mode, eval variables the training graph lacks).
+      EvaluationFailedError, during training, when an evaluation fails.
     """
 
     def __init__(
@@ -81,7 +104,7 @@ class InMemoryEvaluatorHook(tf.estimator.SessionRunHook):
         every_n_iter=100,
         *,
         every_n_secs=None,
-        on_evaluation: EvaluationCallback | None = None,
+        callbacks: Sequence[EvaluationCallback] = (),
     ):
         guards.check_schedule(every_n_iter, every_n_secs, steps)
         guards.check_runtime()
@@ -91,13 +114,13 @@ class InMemoryEvaluatorHook(tf.estimator.SessionRunHook):
         self._input_fn = input_fn
         self._steps = steps
         self._user_hooks = list(hooks or [])
-        self._name = name
         self._every_n_iter = every_n_iter
         self._every_n_secs = every_n_secs
-        self._on_evaluation = on_evaluation
+        self._callbacks = list(callbacks)
         self.eval_dir = estimator.eval_dir(name)
-        self._label = os.path.basename(self.eval_dir)  # eval, or eval_<name>
+        self.label = os.path.basename(self.eval_dir)
         self.history: dict[int, dict] = {}
+        self.stop_reason: str | None = None
         self._eval = None  # _EvalSession, from begin() to end()
         # Kept across estimator.train() calls: a resumed call does not evaluate again at the
         # step the previous one ended on.
@@ -108,6 +131,11 @@ class InMemoryEvaluatorHook(tf.estimator.SessionRunHook):
     def latest(self) -> dict | None:
         """The metrics of the last evaluation (with `global_step`), or None before the first."""
         return self.history[next(reversed(self.history))] if self.history else None
+
+    def skip_step(self, step: int) -> None:
+        """Treat `step` as evaluated already (a resumed run's last evaluated step)."""
+        self._last_step = step
+        self._last_time = time.monotonic()
 
     # SessionRunHook
 
@@ -122,11 +150,11 @@ class InMemoryEvaluatorHook(tf.estimator.SessionRunHook):
                 self._user_hooks,
                 tf.compat.v1.get_default_graph(),
             )
-        except guards.InMemoryEvaluationError:
+        except UnsupportedSetupError:
             raise
         except Exception as error:
-            raise EvaluationError(
-                f"in-memory evaluation ({self._label}) could not build its eval graph, before "
+            raise EvaluationFailedError(
+                f"in-memory evaluation ({self.label}) could not build its eval graph, before "
                 f"training started: {type(error).__name__}: {error}"
             ) from error
         self._fetch_weights = None
@@ -138,6 +166,8 @@ class InMemoryEvaluatorHook(tf.estimator.SessionRunHook):
         step = int(session.run(self._global_step))
         if step != self._last_step:
             self._evaluate(step)
+            if self.stop_reason is not None:
+                coord.request_stop()
 
     def before_run(self, run_context):
         return tf.estimator.SessionRunArgs(self._global_step)
@@ -149,6 +179,8 @@ class InMemoryEvaluatorHook(tf.estimator.SessionRunHook):
             step = int(run_context.session.run(self._global_step))
             if self._is_due(step):
                 self._evaluate(step)
+                if self.stop_reason is not None:
+                    run_context.request_stop()
 
     def end(self, session):
         step = int(session.run(self._global_step))
@@ -172,20 +204,31 @@ class InMemoryEvaluatorHook(tf.estimator.SessionRunHook):
 
     def _evaluate(self, step: int) -> None:
         try:
-            raw = self._eval.evaluate(self._fetch_weights())
+            weights = self._fetch_weights()
+            raw = self._eval.evaluate(weights)
         except Exception as error:
-            raise EvaluationError(
-                f"in-memory evaluation ({self._label}) at global step {step} failed: "
+            raise EvaluationFailedError(
+                f"in-memory evaluation ({self.label}) at global step {step} failed: "
                 f"{type(error).__name__}: {error}"
             ) from error
-        _write_dict_to_summary(self.eval_dir, raw, raw["global_step"])
+        tf_internals.write_summaries(self.eval_dir, raw, raw["global_step"])
         metrics = {
             key: value.item() if hasattr(value, "item") else value for key, value in raw.items()
         }
         self.history[step] = metrics
         self._last_step, self._last_time = step, time.monotonic()
-        if self._on_evaluation is not None:
-            self._on_evaluation(step, metrics)
+        evaluation = Evaluation(
+            step,
+            metrics,
+            self.label,
+            _weights=lambda: dict(zip(self._eval.checkpoint_names, weights)),
+            _stop=self._request_stop,
+        )
+        for callback in self._callbacks:
+            callback(evaluation)
+
+    def _request_stop(self, reason: str) -> None:
+        self.stop_reason = reason
 
     def _close_eval_session(self):
         if self._eval is not None:
@@ -202,8 +245,8 @@ class _EvalSession:
         self._epoch = None
         with self.graph.as_default():
             # The same graph estimator.evaluate() builds: same metrics, same names.
-            scaffold, update_op, eval_dict, hooks = estimator._evaluate_build_graph(
-                self._endless(input_fn, steps), user_hooks, checkpoint_path=None
+            scaffold, update_op, eval_dict, hooks = tf_internals.build_eval_graph(
+                estimator, self._endless(input_fn, steps), user_hooks
             )
             for hook in hooks:
                 hook.begin()
@@ -211,6 +254,8 @@ class _EvalSession:
             by_name = {v.name: v for v in train_variables}
             shared = sorted(set(eval_variables) & set(by_name))
             self.train_variables = [by_name[n] for n in shared]
+            # The names a Saver gives these variables in a checkpoint.
+            self.checkpoint_names = [by_name[n].op.name for n in shared]
             weights = [
                 tf.compat.v1.placeholder(
                     eval_variables[n].dtype.base_dtype, eval_variables[n].shape
@@ -228,7 +273,9 @@ class _EvalSession:
                 scaffold.local_init_op or tf.compat.v1.train.Scaffold.default_local_init_op()
             )
         self.graph.finalize()  # nothing below may add an op: the graph cannot grow
-        self.session = tf.compat.v1.Session(graph=self.graph, config=estimator._session_config)
+        self.session = tf.compat.v1.Session(
+            graph=self.graph, config=tf_internals.session_config(estimator)
+        )
         self.session.run(init)  # every shared variable is overwritten before each evaluation
         self.session.run(local_init)  # local variables and lookup tables
         self._load_weights = self.session.make_callable(assign, feed_list=weights)
@@ -237,7 +284,7 @@ class _EvalSession:
         self._read_metrics = self.session.make_callable(eval_dict)
         self._update_op = update_op
         self._steps = steps
-        self._input_hooks = [h for h in hooks if isinstance(h, _DatasetInitializerHook)]
+        self._input_hooks = [h for h in hooks if isinstance(h, tf_internals.DatasetInitializerHook)]
         self._hooks = [h for h in hooks if h not in self._input_hooks]
         # Hooks that only act at session creation need no per-batch hook machinery.
         self._per_batch_hooks = [h for h in hooks if _acts_per_batch(h)]
@@ -260,7 +307,7 @@ class _EvalSession:
         same on every pass (as a held-out set is); a pipeline that prefetches may read
         the start of the next pass before the next evaluation.
         """
-        wanted = function_utils.fn_args(input_fn)
+        wanted = tf_internals.input_fn_args(input_fn)
 
         def endless_input_fn(mode, params, config):
             given = {"mode": mode, "params": params, "config": config}
@@ -282,7 +329,7 @@ class _EvalSession:
         cardinality, count = self._epoch
         batches = self.session.run(cardinality)
         if batches == tf.data.INFINITE_CARDINALITY:
-            raise guards.EndlessEvalDataError(
+            raise EndlessEvalDataError(
                 "the eval input_fn returns an endless dataset (does it repeat()?), so an "
                 "evaluation would never end: remove the repeat or pass steps="
             )
@@ -303,7 +350,7 @@ class _EvalSession:
         for hook in self._hooks:
             hook.after_create_session(self.session, self._coord)
         if self._per_batch_hooks:
-            hooked = _HookedSession(self.session, self._input_hooks + self._hooks)
+            hooked = tf_internals.HookedSession(self.session, self._input_hooks + self._hooks)
             run_batch, should_stop = (lambda: hooked.run(self._update_op)), hooked.should_stop
         else:
             run_batch, should_stop = self._run_update, (lambda: False)

@@ -1,0 +1,45 @@
+"""Helpers shared by the test modules (imported as `helpers`; no test imports another)."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from hydra import compose, initialize_config_dir
+
+from {{ cookiecutter.package_name }}.config import config_dir
+
+PACKAGE = "{{ cookiecutter.package_name }}"
+EVAL_LINE = re.compile(r"(eval\w*) step (\d+): .*\baccuracy=([0-9.]+)")
+
+
+def compose_train(*overrides: str):
+    """The training config as Hydra composes it from conf/, with overrides."""
+    with initialize_config_dir(version_base="1.3", config_dir=str(config_dir())):
+        return compose(config_name="train", overrides=list(overrides))
+
+
+def run_entry_point(*overrides: str, check: bool = True, env=None) -> subprocess.CompletedProcess:
+    """`python -m <package>.train overrides...` in a real process."""
+    result = subprocess.run(
+        [sys.executable, "-m", f"{PACKAGE}.train", *overrides],
+        env=env,
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    if check:
+        assert result.returncode == 0, result.stdout + result.stderr
+    return result
+
+
+def evaluations(output: str) -> list[tuple[int, float]]:
+    """(step, accuracy) of every evaluation line a run logged."""
+    return [(int(step), float(acc)) for _, step, acc in EVAL_LINE.findall(output)]
+
+
+def checkpoints(folder) -> list[Path]:
+    return sorted(Path(folder).rglob("*.index"))
