@@ -51,7 +51,7 @@ def test_run_folder_holds_checkpoints_eval_summaries_and_saved_model(short_run):
     run_dir, _ = short_run
     assert checkpoints(run_dir)
     assert list((run_dir / "eval").glob("events.out.tfevents.*"))
-    assert list((run_dir / "export").glob("*/saved_model.pb"))
+    assert list((run_dir / "export").glob("*/*/saved_model.pb"))
 
 
 def test_train_returns_the_last_evaluation_in_process(tmp_path):
@@ -69,7 +69,7 @@ def test_custom_model_fn_trains_and_names_its_eval_folder(tmp_path):
         "trainer.max_steps=200",
         "evaluator.every_n_iter=100",
         "evaluator.name=holdout",
-        "trainer.export_saved_model=false",
+        "trainer.export=none",
     )
     train(cfg, run_dir=tmp_path)
     records = jsonl(tmp_path / "evaluations.jsonl")
@@ -85,7 +85,7 @@ def test_resume_continues_from_the_checkpoint_and_records_in_model_dir(short_run
         f"model_dir={run_dir}",
         "trainer.max_steps=400",
         "evaluator.every_n_iter=100",
-        "trainer.export_saved_model=false",
+        "trainer.export=none",
     )
     metrics = train(cfg, run_dir=tmp_path)
     assert metrics["global_step"] == 400
@@ -108,7 +108,7 @@ def test_csv_data(tmp_path):
         f"data.eval_path={tmp_path / 'eval.csv'}",
         "trainer.max_steps=100",
         "evaluator.every_n_iter=50",
-        "trainer.export_saved_model=false",
+        "trainer.export=none",
     )
     assert train(cfg, run_dir=tmp_path / "run")["global_step"] == 100
 
@@ -141,7 +141,7 @@ def test_multirun_gives_each_job_its_own_model_dir(tmp_path):
         "trainer.learning_rate=0.05,0.1",
         "trainer.max_steps=20",
         "evaluator.every_n_iter=10",
-        "trainer.export_saved_model=false",
+        "trainer.export=none",
     )
     assert checkpoints(tmp_path / "0") and checkpoints(tmp_path / "1")
 

@@ -59,9 +59,9 @@ def train(cfg: DictConfig, run_dir: Path) -> dict:
     inmemory.preflight(estimator, train_input, eval_input)
     estimator.train(train_input, max_steps=cfg.trainer.max_steps, hooks=[evaluator])
 
-    if cfg.trainer.export_saved_model:
+    if cfg.trainer.export in ("last", "both", "best"):
         export_dir = estimator.export_saved_model(
-            os.path.join(model_dir, "export"), serving_input_fn(data.n_features)
+            os.path.join(model_dir, "export", "last"), serving_input_fn(data.n_features)
         )
         log.info("SavedModel: %s", export_dir.decode())
     return dict(evaluator.latest or {})
