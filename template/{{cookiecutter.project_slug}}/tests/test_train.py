@@ -54,13 +54,18 @@ def test_run_folder_holds_checkpoints_eval_summaries_and_saved_model(short_run):
     assert list((run_dir / "export").glob("*/*/saved_model.pb"))
 
 
-def test_train_returns_the_last_evaluation_in_process(tmp_path):
-    metrics = train(
+def test_train_returns_the_best_value_and_the_last_evaluation_in_process(tmp_path):
+    results = train(
         compose_train("trainer.max_steps=60", "evaluator.every_n_iter=30"), run_dir=tmp_path
     )
-    assert metrics["global_step"] == 60
-    last = jsonl(tmp_path / "evaluations.jsonl")[-1]
-    assert metrics == pytest.approx({k: v for k, v in last.items() if k not in ("eval", "step")})
+    records = jsonl(tmp_path / "evaluations.jsonl")
+    assert results["metrics"]["global_step"] == 60
+    last = records[-1]
+    assert results["metrics"] == pytest.approx(
+        {k: v for k, v in last.items() if k not in ("eval", "step", "improved")}
+    )
+    assert (results["monitor"], results["mode"]) == ("accuracy", "max")
+    assert results["best"] == max(r["accuracy"] for r in records)
 
 
 def test_custom_model_fn_trains_and_names_its_eval_folder(tmp_path):
@@ -87,8 +92,8 @@ def test_resume_continues_from_the_checkpoint_and_records_in_model_dir(short_run
         "evaluator.every_n_iter=100",
         "trainer.export=none",
     )
-    metrics = train(cfg, run_dir=tmp_path)
-    assert metrics["global_step"] == 400
+    results = train(cfg, run_dir=tmp_path)
+    assert results["metrics"]["global_step"] == 400
     assert [r["step"] for r in jsonl(run_dir / "evaluations.jsonl")[before:]][-1] == 400
     assert not checkpoints(tmp_path)
 
@@ -110,7 +115,7 @@ def test_csv_data(tmp_path):
         "evaluator.every_n_iter=50",
         "trainer.export=none",
     )
-    assert train(cfg, run_dir=tmp_path / "run")["global_step"] == 100
+    assert train(cfg, run_dir=tmp_path / "run")["metrics"]["global_step"] == 100
 
 
 @pytest.mark.parametrize(

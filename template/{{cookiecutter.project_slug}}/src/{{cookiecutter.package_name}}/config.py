@@ -1,8 +1,9 @@
-"""Where the Hydra configs live, and the checks a composed config must pass."""
+"""Where the Hydra configs live, the resolvers they use, and the checks a config must pass."""
 
 from __future__ import annotations
 
 import numbers
+from datetime import datetime
 from pathlib import Path
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
@@ -15,6 +16,43 @@ def config_dir() -> Path:
     """The `conf/` folder: inside the installed package, else the project's own."""
     packaged = Path(__file__).parent / "conf"  # a wheel carries conf/ here
     return packaged if packaged.is_dir() else Path(__file__).resolve().parents[2] / "conf"
+
+
+def claim_run_dir(base: str) -> str:
+    """A folder no other run has: `base`, else `base-2`, `base-3`, ..., created atomically.
+
+    Hydra names run folders by the second, so two runs started in the same second (or in
+    two containers sharing a volume) would share one folder, and so one model_dir. mkdir
+    either creates the folder or fails because it exists, so exactly one run gets each.
+    """
+    path = Path(base)
+    for n in range(1, 10_000):
+        candidate = path if n == 1 else path.with_name(f"{path.name}-{n}")
+        try:
+            candidate.mkdir(parents=True)
+            return str(candidate)
+        except FileExistsError:
+            continue
+    raise ConfigError(f"no free run folder next to {base}")
+
+
+def record_subdir(output_dir: str) -> str:
+    """Where Hydra records this run's config: `.hydra`, unless the folder already has one.
+
+    `hydra.run.dir=<an earlier run>` must not overwrite that run's record (its resume reads
+    it): this attempt's record goes beside it instead.
+    """
+    if (Path(output_dir) / ".hydra" / "config.yaml").exists():
+        return f".hydra/attempt-{datetime.now():%Y-%m-%d_%H-%M-%S_%f}"
+    return ".hydra"
+
+
+# Used by conf/hydra/default.yaml. Cached: Hydra resolves the run folder more than once
+# (and copies the cache into each sweep job), and each run must claim exactly one.
+if not OmegaConf.has_resolver("unique_dir"):
+    OmegaConf.register_new_resolver("unique_dir", claim_run_dir, use_cache=True)
+if not OmegaConf.has_resolver("record_subdir"):
+    OmegaConf.register_new_resolver("record_subdir", record_subdir, use_cache=True)
 
 
 def check_config(cfg: DictConfig) -> None:

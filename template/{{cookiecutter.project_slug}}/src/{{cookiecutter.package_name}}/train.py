@@ -3,10 +3,11 @@
     python -m {{ cookiecutter.package_name }}.train [hydra overrides...]
     {{ cookiecutter.project_slug }}-train model=custom trainer.max_steps=2000
 
-`train(cfg)` does the work and returns the metrics; `main` is the Hydra entry point
+`train(cfg)` does the work and returns the results; `main` is the Hydra entry point
 around it. Every run writes checkpoints, eval summaries (`eval/` or `eval_<name>/`, for
-TensorBoard), `evaluations.jsonl` and the exported SavedModel into its own Hydra output
-folder, unless `model_dir=` points at an earlier run's folder to resume it.
+TensorBoard), `evaluations.jsonl`, the best weights (`best/`) and the exported
+SavedModel into its own folder, unless `model_dir=` points at an earlier run's folder
+to resume it.
 """
 
 from __future__ import annotations
@@ -19,34 +20,44 @@ from pathlib import Path
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from omegaconf import DictConfig
 
-from . import inmemory
+from . import inmemory, runs
+from .best import BestKeeper, Monitor
 from .config import check_config, config_dir
 from .errors import ProjectError, RuntimeRequirementError
 
 log = logging.getLogger(__name__)
 
 
-def train(cfg: DictConfig, run_dir: Path) -> dict:
-    """Train as `cfg` says, in `run_dir` (or `cfg.model_dir`); return the last evaluation.
+def train(cfg: DictConfig, run_dir: Path, *, overrides: list[str] | None = None) -> dict:
+    """Train as `cfg` says; return the best monitored value and the last evaluation.
 
+    `run_dir` is this run's folder (its model_dir, unless `cfg.model_dir` resumes another
+    run); `overrides` are the command line's, used to merge a resumed run's stored config.
     Raises a `ProjectError` for anything the config, the data or the setup gets wrong,
     before any checkpoint is read or written.
     """
+    cfg, run = runs.prepare(cfg, run_dir, overrides)
     check_config(cfg)
     inmemory.check_tf_config(os.environ.get("TF_CONFIG"))
-    model_dir = str(cfg.model_dir or run_dir)
     _load_tensorflow(cfg)
+    import tensorflow as tf
+
     from .data import eval_input_fn, load_dataset, train_input_fn
     from .model import build_estimator, serving_input_fn
 
     data = load_dataset(cfg.data)
+    model_dir = str(run.model_dir)
     log.info("model_dir: %s", model_dir)
     estimator = build_estimator(cfg.model, cfg.trainer, data, model_dir)
     train_input = train_input_fn(data, cfg.trainer.batch_size, cfg.trainer.seed)
     eval_input = eval_input_fn(data, cfg.evaluator.batch_size)
-    # Everything in-memory evaluation cannot handle stops here, before model_dir is read.
+    monitor = Monitor.from_config(cfg.evaluator, getattr(data, "task", "classification"))
+    checkpoint = tf.train.latest_checkpoint(model_dir) if run.resuming else None
+    # Everything in-memory evaluation cannot handle, a monitor the model does not produce
+    # and a checkpoint of another model all stop here, before model_dir is read.
     evaluator = inmemory.InMemoryEvaluatorHook(
         estimator,
         eval_input,
@@ -54,17 +65,78 @@ def train(cfg: DictConfig, run_dir: Path) -> dict:
         name=cfg.evaluator.name,
         every_n_iter=cfg.evaluator.every_n_iter,
         every_n_secs=cfg.evaluator.every_n_secs,
-        callbacks=[record_evaluation(Path(model_dir) / "evaluations.jsonl")],
     )
-    inmemory.preflight(estimator, train_input, eval_input)
-    estimator.train(train_input, max_steps=cfg.trainer.max_steps, hooks=[evaluator])
+    metric_names = inmemory.preflight(estimator, train_input, eval_input, resume_from=checkpoint)
+    monitor.check_produced(metric_names)
+    keeper = BestKeeper(
+        model_dir,
+        monitor,
+        keep=cfg.evaluator.keep_best,
+        patience=cfg.evaluator.patience,
+        max_steps=cfg.trainer.max_steps,
+    )
+    try:
+        with runs.run_log(run):
+            step = int(checkpoint.rsplit("-", 1)[1]) if checkpoint else 0
+            if step >= cfg.trainer.max_steps:
+                log.info(
+                    "%s is at step %d, trainer.max_steps=%d: nothing to train (raise "
+                    "trainer.max_steps to continue)",
+                    model_dir,
+                    step,
+                    cfg.trainer.max_steps,
+                )
+                return _results(keeper, evaluator, stopped_early=False)
+            if not keeper.continue_after_early_stop(cfg.trainer.max_steps, cfg.evaluator.patience):
+                stopped = keeper.record["early_stopped"]
+                log.info(
+                    "this run stopped early at step %d (evaluator.patience=%d): nothing to "
+                    "train (raise trainer.max_steps or evaluator.patience to continue)",
+                    stopped["step"],
+                    stopped["patience"],
+                )
+                return _results(keeper, evaluator, stopped_early=True)
+            if step in runs.evaluated_steps(run.model_dir, evaluator.label):
+                evaluator.skip_step(step)  # evaluated before the run was stopped
+            evaluator.add_callbacks(keeper, record_evaluation(run.model_dir / runs.JSONL, keeper))
+            estimator.train(train_input, max_steps=cfg.trainer.max_steps, hooks=[evaluator])
+            keeper.close()
+            if evaluator.stop_reason:
+                log.info("%s", evaluator.stop_reason)
+            export(cfg.trainer.export, estimator, keeper, serving_input_fn(data.n_features))
+            return _results(keeper, evaluator, stopped_early=bool(evaluator.stop_reason))
+    finally:
+        keeper.close()
 
-    if cfg.trainer.export in ("last", "both", "best"):
-        export_dir = estimator.export_saved_model(
-            os.path.join(model_dir, "export", "last"), serving_input_fn(data.n_features)
+
+def export(which: str, estimator, keeper: BestKeeper, serving_input_fn) -> None:
+    """The SavedModel(s) trainer.export asks for, in model_dir/export/{best,last}/."""
+    base = Path(estimator.model_dir) / "export"
+    if which in ("best", "both") and keeper.best_checkpoint():
+        path = estimator.export_saved_model(
+            str(base / "best"), serving_input_fn, checkpoint_path=keeper.best_checkpoint()
         )
-        log.info("SavedModel: %s", export_dir.decode())
-    return dict(evaluator.latest or {})
+        log.info(
+            "SavedModel of the best weights (step %d, %s=%.4g): %s",
+            keeper.best_step,
+            keeper.monitor.name,
+            keeper.best_value,
+            path.decode(),
+        )
+    if which in ("last", "both"):
+        path = estimator.export_saved_model(str(base / "last"), serving_input_fn)
+        log.info("SavedModel of the last weights: %s", path.decode())
+
+
+def _results(keeper: BestKeeper, evaluator, *, stopped_early: bool) -> dict:
+    return {
+        "monitor": keeper.monitor.name,
+        "mode": keeper.monitor.mode,
+        "best": keeper.best_value,
+        "best_step": keeper.best_step,
+        "metrics": dict(evaluator.latest or keeper.record["metrics"] or {}),
+        "stopped_early": stopped_early,
+    }
 
 
 def _load_tensorflow(cfg: DictConfig) -> None:
@@ -84,29 +156,41 @@ def _load_tensorflow(cfg: DictConfig) -> None:
         )
 
 
-def record_evaluation(jsonl_path: Path):
-    """Log each evaluation as one line and append it to the run's JSON-lines file."""
+def record_evaluation(jsonl_path: Path, keeper: BestKeeper):
+    """Log each evaluation as one line and append it, marked if it improved, to the JSONL."""
 
     def record(evaluation) -> None:
         metrics = evaluation.metrics
         shown = " ".join(f"{k}={v:.4g}" for k, v in sorted(metrics.items()) if k != "global_step")
-        log.info("%s step %d: %s", evaluation.label, evaluation.step, shown)
+        improved = keeper.improved.get(evaluation.step, False)
+        log.info(
+            "%s step %d: %s%s", evaluation.label, evaluation.step, shown, " *" if improved else ""
+        )
+        line = {"eval": evaluation.label, "step": evaluation.step, **metrics, "improved": improved}
         with jsonl_path.open("a") as f:
-            f.write(json.dumps({"eval": evaluation.label, "step": evaluation.step, **metrics}))
-            f.write("\n")
+            f.write(json.dumps(line) + "\n")
 
     return record
 
 
 @hydra.main(version_base="1.3", config_path=str(config_dir()), config_name="train")
 def main(cfg: DictConfig) -> float:
-    """The Hydra entry point: train, and return the final accuracy (what sweeps optimise)."""
+    """The Hydra entry point: train, and return the best monitored value (what sweeps optimise)."""
+    hydra_config = HydraConfig.get()
     try:
-        metrics = train(cfg, Path(HydraConfig.get().runtime.output_dir))
+        results = train(
+            cfg,
+            Path(hydra_config.runtime.output_dir),
+            overrides=list(hydra_config.overrides.task),
+        )
     except ProjectError as error:  # expected: one line, no traceback
         print(f"error: {error}", file=sys.stderr)
+        if hydra_config.mode == RunMode.RUN:  # a sweep's report lists failed jobs' folders
+            runs.discard_failed_attempt(
+                Path(hydra_config.runtime.output_dir), hydra_config.output_subdir
+            )
         sys.exit(2)
-    return float(metrics.get("accuracy", float("nan")))
+    return float("nan") if results["best"] is None else float(results["best"])
 
 
 if __name__ == "__main__":

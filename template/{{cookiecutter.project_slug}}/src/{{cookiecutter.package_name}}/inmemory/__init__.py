@@ -3,7 +3,7 @@
 The public surface, all importable from here:
 - `InMemoryEvaluatorHook` and the `Evaluation` its callbacks receive (`hook.py`);
 - `preflight()`, the model-graph checks to run before `estimator.train()` touches
-  `model_dir`, and `check_schedule()` / `check_tf_config()`, the checks that need no
+  `model_dir` (with `resume_from=`, also that the checkpoint fits the model), and `check_schedule()` / `check_tf_config()`, the checks that need no
   TensorFlow (`guards.py`);
 - the errors (`errors.py`): `UnsupportedSetupError` and its subclasses (refusals before
   training) and `EvaluationFailedError` (a failure during training).
@@ -19,6 +19,7 @@ from .errors import (
     EvaluationFailedError,
     MalformedTFConfigError,
     MultiNodeError,
+    ResumeMismatchError,
     SaveableObjectsError,
     ScheduleError,
     UnmatchedVariablesError,
@@ -37,6 +38,7 @@ __all__ = [
     "InMemoryEvaluatorHook",
     "MalformedTFConfigError",
     "MultiNodeError",
+    "ResumeMismatchError",
     "SaveableObjectsError",
     "ScheduleError",
     "UnmatchedVariablesError",

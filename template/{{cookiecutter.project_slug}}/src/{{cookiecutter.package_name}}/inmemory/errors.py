@@ -56,5 +56,9 @@ class EndlessEvalDataError(UnsupportedSetupError):
     """An eval dataset that never ends, so an evaluation would never end."""
 
 
+class ResumeMismatchError(ProjectError, ValueError):
+    """model_dir holds a checkpoint of another model than the one the config builds."""
+
+
 class EvaluationFailedError(RuntimeError):
     """An evaluation failed during training; the message names the global step."""

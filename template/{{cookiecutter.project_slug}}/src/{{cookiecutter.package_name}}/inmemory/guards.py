@@ -18,6 +18,7 @@ from .errors import (
     CustomSaverError,
     MalformedTFConfigError,
     MultiNodeError,
+    ResumeMismatchError,
     SaveableObjectsError,
     ScheduleError,
     UnmatchedVariablesError,
@@ -268,13 +269,66 @@ def _name(saveable) -> str:
     return getattr(saveable, "name", None) or type(saveable).__name__
 
 
-def preflight(estimator, train_input_fn, eval_input_fn, eval_hooks=None) -> None:
+def check_resume(train_graph, checkpoint_path: str, listed: int = 5) -> None:
+    """The checkpoint holds exactly the training graph's variables: names, shapes, dtypes.
+
+    Restoring a checkpoint of another model can "succeed" (resource variables take the
+    restored shape) and the next save would then overwrite the run's checkpoint with a
+    mixed state. Checked on a scratch graph, before any session reads model_dir.
+    """
+    import tensorflow as tf
+
+    reader = tf.train.load_checkpoint(checkpoint_path)
+    stored_shapes = reader.get_variable_to_shape_map()
+    stored_dtypes = reader.get_variable_to_dtype_map()
+    wanted = {
+        v.op.name: v for v in train_graph.get_collection(tf.compat.v1.GraphKeys.GLOBAL_VARIABLES)
+    }
+    differences = []
+    for name in sorted(set(wanted) - set(stored_shapes)):
+        differences.append(f"{name} {_describe(wanted[name])} is not in the checkpoint")
+    for name in sorted(set(stored_shapes) - set(wanted)):
+        if name.startswith("_CHECKPOINTABLE_OBJECT_GRAPH"):
+            continue
+        differences.append(
+            f"{name} ({stored_dtypes[name].name}{list(stored_shapes[name])}) is in the "
+            "checkpoint but not in this model"
+        )
+    for name in sorted(set(wanted) & set(stored_shapes)):
+        variable = wanted[name]
+        if list(variable.shape) != list(stored_shapes[name]) or (
+            variable.dtype.base_dtype != stored_dtypes[name]
+        ):
+            differences.append(
+                f"{name} is {stored_dtypes[name].name}{list(stored_shapes[name])} in the "
+                f"checkpoint but {_describe(variable)} in this model"
+            )
+    if differences:
+        shown = "; ".join(differences[:listed])
+        more = f" (and {len(differences) - listed} more)" if len(differences) > listed else ""
+        raise ResumeMismatchError(
+            f"cannot resume from {checkpoint_path}: the model this config builds differs from "
+            f"the checkpoint's: {shown}{more}. Nothing was read or written. Resume with the "
+            "run's own config (its .hydra/config.yaml and .hydra/overrides.yaml), or start a "
+            "new run without model_dir="
+        )
+
+
+def _describe(variable) -> str:
+    return f"({variable.dtype.base_dtype.name}{list(variable.shape)})"
+
+
+def preflight(
+    estimator, train_input_fn, eval_input_fn, eval_hooks=None, *, resume_from: str | None = None
+) -> list[str]:
     """The model-graph checks, before estimator.train() reads or writes model_dir.
 
     Builds the model's training and eval graphs in scratch graphs, as Estimator would,
-    and inspects them. (The hook's constructor has already checked the runtime, TF_CONFIG
-    and RunConfig; its begin() repeats these graph checks on the real training graph, for
-    code that uses the hook without calling this.)
+    and inspects them; with `resume_from` (a checkpoint path), also checks the checkpoint
+    holds exactly the training graph's variables. Returns the names of the metrics the
+    evaluation produces. (The hook's constructor has already checked the runtime,
+    TF_CONFIG and RunConfig; its begin() repeats the graph checks on the real training
+    graph, for code that uses the hook without calling this.)
     """
     import tensorflow as tf
 
@@ -283,7 +337,10 @@ def preflight(estimator, train_input_fn, eval_input_fn, eval_hooks=None) -> None
     with tf.Graph().as_default() as train_graph:
         tf_internals.build_train_graph(estimator, train_input_fn)
     with tf.Graph().as_default() as eval_graph:
-        scaffold, _, _, _ = tf_internals.build_eval_graph(
+        scaffold, _, eval_dict, _ = tf_internals.build_eval_graph(
             estimator, eval_input_fn, list(eval_hooks or [])
         )
     check_graphs(train_graph, eval_graph, scaffold)
+    if resume_from is not None:
+        check_resume(train_graph, resume_from)
+    return sorted(eval_dict)

@@ -132,6 +132,10 @@ class InMemoryEvaluatorHook(tf.estimator.SessionRunHook):
         """The metrics of the last evaluation (with `global_step`), or None before the first."""
         return self.history[next(reversed(self.history))] if self.history else None
 
+    def add_callbacks(self, *callbacks: EvaluationCallback) -> None:
+        """Call these too, in order, after each evaluation (before training starts)."""
+        self._callbacks.extend(callbacks)
+
     def skip_step(self, step: int) -> None:
         """Treat `step` as evaluated already (a resumed run's last evaluated step)."""
         self._last_step = step
