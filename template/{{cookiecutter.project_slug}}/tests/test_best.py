@@ -158,20 +158,25 @@ def test_unknown_monitor_fails_before_any_checkpoint(tmp_path):
     assert not checkpoints(tmp_path) and not (tmp_path / "best").exists()
 
 
-def start_training(run_dir, max_steps):
+TRAINING = [
+    "evaluator.every_n_iter=2",
+    "evaluator.keep_best=3",
+    "evaluator.monitor=loss",
+    "model.hidden_units=[1024,1024]",  # a checkpoint of a few MB: a write lasts long enough
+    "trainer.export=none",
+]
+
+
+def start_training(run_dir):
     return subprocess.Popen(
         [
             sys.executable,
             "-m",
             f"{PACKAGE}.train",
             f"hydra.run.dir={run_dir}",
-            f"trainer.max_steps={max_steps}",
-            "evaluator.every_n_iter=2",
-            "evaluator.keep_best=3",
-            "evaluator.monitor=loss",
-            "model.hidden_units=[512,512]",
+            "trainer.max_steps=100000",
             "trainer.save_checkpoints_steps=30",
-            "trainer.export=none",
+            *TRAINING,
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -179,8 +184,44 @@ def start_training(run_dir, max_steps):
     )
 
 
+def kill_when(process, moment, timeout=180) -> bool:
+    """SIGKILL the training process group once `moment()` holds; True if it held."""
+    deadline = time.monotonic() + timeout
+    held = False
+    while time.monotonic() < deadline and process.poll() is None:
+        if moment():
+            held = True
+            break
+        time.sleep(0.0005)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    return held
+
+
+def writing(best, after_evaluations, jsonl_path):
+    """A checkpoint or best.json is being written (its temporary file exists)."""
+
+    def moment():
+        if not best.is_dir():
+            return False
+        if after_evaluations and (
+            not jsonl_path.exists() or len(jsonl_path.read_text().splitlines()) < after_evaluations
+        ):
+            return False
+        return any("tempstate" in n or n.startswith(".best-") for n in os.listdir(best))
+
+    return moment
+
+
+def evaluated(jsonl_path, n):
+    return lambda: jsonl_path.exists() and len(jsonl_path.read_text().splitlines()) >= n
+
+
 def assert_best_is_consistent(run_dir):
+    """best.json (if any) lists only complete checkpoints; the best holds its step's weights."""
     record = read_record(run_dir)
+    if record is None:  # killed before the first record was written: no best yet
+        return None
     best = Path(run_dir) / "best"
     for kept in record["kept"]:
         assert (best / f"{kept['checkpoint']}.index").is_file(), kept
@@ -190,22 +231,19 @@ def assert_best_is_consistent(run_dir):
     return record
 
 
-@pytest.mark.parametrize("evaluations_before_kill", [3, 12])
-def test_kill_9_leaves_best_consistent_and_resume_continues(tmp_path, evaluations_before_kill):
-    process = start_training(tmp_path, max_steps=100_000)
-    jsonl_path = tmp_path / "evaluations.jsonl"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and process.poll() is None:
-        if (
-            jsonl_path.exists()
-            and len(jsonl_path.read_text().splitlines()) >= evaluations_before_kill
-        ):
-            break
-        time.sleep(0.01)
-    os.killpg(process.pid, signal.SIGKILL)
-    process.wait()
+@pytest.mark.parametrize("moment", ["during the first write", "during a later write", "between"])
+def test_kill_9_leaves_best_consistent_and_resume_continues(tmp_path, moment):
+    jsonl_path, best = tmp_path / "evaluations.jsonl", tmp_path / "best"
+    process = start_training(tmp_path)
+    condition = {
+        "during the first write": writing(best, 0, jsonl_path),
+        "during a later write": writing(best, 6, jsonl_path),
+        "between": evaluated(jsonl_path, 9),
+    }[moment]
+    assert kill_when(process, condition), f"training ended before {moment}"
     before = assert_best_is_consistent(tmp_path)
-    step = int(tf.train.latest_checkpoint(str(tmp_path)).rsplit("-", 1)[1])
+    latest = tf.train.latest_checkpoint(str(tmp_path))
+    step = int(latest.rsplit("-", 1)[1]) if latest else 0
     resumed = subprocess.run(
         [
             sys.executable,
@@ -214,11 +252,7 @@ def test_kill_9_leaves_best_consistent_and_resume_continues(tmp_path, evaluation
             f"hydra.run.dir={tmp_path / 'resume'}",
             f"model_dir={tmp_path}",
             f"trainer.max_steps={step + 20}",
-            "evaluator.every_n_iter=2",
-            "evaluator.keep_best=3",
-            "evaluator.monitor=loss",
-            "model.hidden_units=[512,512]",
-            "trainer.export=none",
+            *TRAINING,
         ],
         capture_output=True,
         check=False,
@@ -227,7 +261,9 @@ def test_kill_9_leaves_best_consistent_and_resume_continues(tmp_path, evaluation
     )
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     after = assert_best_is_consistent(tmp_path)
-    assert after["value"] <= before["value"]  # a loss: never worse than before the kill
-    evaluated = [e["step"] for e in jsonl(jsonl_path)]
-    assert evaluated[-1] == step + 20
-    assert all(s % 2 == 0 for s in evaluated)  # the schedule continues on its multiples
+    if before is not None:
+        assert after["value"] <= before["value"]  # a loss: never worse than before the kill
+    assert not [n for n in os.listdir(best) if "tempstate" in n or n.startswith(".best-")]
+    evaluated_steps = [e["step"] for e in jsonl(jsonl_path)]
+    assert evaluated_steps[-1] == step + 20
+    assert all(s % 2 == 0 for s in evaluated_steps)  # the schedule continues on its multiples
