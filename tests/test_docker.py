@@ -82,7 +82,8 @@ def test_container_trains_and_keeps_its_outputs_in_the_volume(image, tmp_path):
     for step in (0, 100, 200):
         assert f"eval step {step}: accuracy=" in output
     assert list((runs / "demo" / "eval").glob("events.out.tfevents.*"))
-    assert list((runs / "demo" / "export").glob("*/saved_model.pb"))
+    assert list((runs / "demo" / "export" / "best").glob("*/saved_model.pb"))
+    assert (runs / "demo" / "best" / "best.json").is_file()
     assert len((runs / "demo" / "evaluations.jsonl").read_text().splitlines()) == 3
 
 
