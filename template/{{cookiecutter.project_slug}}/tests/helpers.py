@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import re
 import subprocess
 import sys
@@ -43,3 +44,19 @@ def evaluations(output: str) -> list[tuple[int, float]]:
 
 def checkpoints(folder) -> list[Path]:
     return sorted(Path(folder).rglob("*.index"))
+
+
+def write_iris_csv(folder: Path) -> tuple[Path, Path]:
+    """scikit-learn's bundled iris (3 classes, 4 features) as train.csv and eval.csv."""
+    from sklearn.datasets import load_iris
+
+    x, y = load_iris(return_X_y=True)
+    paths = []
+    for name, rows in (("train", range(0, 150, 2)), ("eval", range(1, 150, 2))):
+        path = Path(folder) / f"{name}.csv"
+        with open(path, "w", newline="") as f:
+            writer = csv.writer(f)
+            writer.writerow(["a", "b", "c", "d", "label"])
+            writer.writerows([*x[i], y[i]] for i in rows)
+        paths.append(path)
+    return paths[0], paths[1]

@@ -1,6 +1,5 @@
 """Nothing lost: one folder per run, and resumes that continue a run or touch nothing."""
 
-import csv
 import hashlib
 import json
 import subprocess
@@ -8,7 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers import PACKAGE, checkpoints, compose_train, run_entry_point
+from helpers import PACKAGE, checkpoints, compose_train, run_entry_point, write_iris_csv
 
 from {{ cookiecutter.package_name }}.config import claim_run_dir
 from {{ cookiecutter.package_name }}.errors import ConfigError
@@ -45,16 +44,7 @@ def dnn_run(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def iris_csv(tmp_path_factory):
-    from sklearn.datasets import load_iris
-
-    folder = tmp_path_factory.mktemp("iris")
-    x, y = load_iris(return_X_y=True)
-    for name, rows in (("train", range(0, 150, 2)), ("eval", range(1, 150, 2))):
-        with open(folder / f"{name}.csv", "w", newline="") as f:
-            writer = csv.writer(f)
-            writer.writerow(["a", "b", "c", "d", "label"])
-            writer.writerows([*x[i], y[i]] for i in rows)
-    return folder
+    return write_iris_csv(tmp_path_factory.mktemp("iris"))
 
 
 def resume(run_dir, tmp_path, *overrides):
@@ -79,11 +69,7 @@ def test_a_resume_that_does_not_fit_the_checkpoint_touches_nothing(
     dnn_run, iris_csv, tmp_path, change, differences
 ):
     if change == "iris":
-        change = [
-            "data=csv",
-            f"data.train_path={iris_csv / 'train.csv'}",
-            f"data.eval_path={iris_csv / 'eval.csv'}",
-        ]
+        change = ["data=csv", f"data.train_path={iris_csv[0]}", f"data.eval_path={iris_csv[1]}"]
     before = fingerprint(dnn_run)
     with pytest.raises(ResumeMismatchError) as raised:
         resume(dnn_run, tmp_path, *change)

@@ -1,12 +1,11 @@
 """Training runs: `train(cfg)` in-process on the embedded digits, and the real entry point."""
 
-import csv
 import json
 import os
 from pathlib import Path
 
 import pytest
-from helpers import checkpoints, compose_train, evaluations, run_entry_point
+from helpers import checkpoints, compose_train, evaluations, run_entry_point, write_iris_csv
 
 from {{ cookiecutter.package_name }}.errors import ConfigError, DataError, ProjectError
 from {{ cookiecutter.package_name }}.train import train
@@ -99,18 +98,11 @@ def test_resume_continues_from_the_checkpoint_and_records_in_model_dir(short_run
 
 
 def test_csv_data(tmp_path):
-    from sklearn.datasets import load_iris
-
-    x, y = load_iris(return_X_y=True)
-    for name, rows in (("train", range(0, 150, 2)), ("eval", range(1, 150, 2))):
-        with open(tmp_path / f"{name}.csv", "w", newline="") as f:
-            writer = csv.writer(f)
-            writer.writerow(["a", "b", "c", "d", "label"])
-            writer.writerows([*x[i], y[i]] for i in rows)
+    train_csv, eval_csv = write_iris_csv(tmp_path)
     cfg = compose_train(
         "data=csv",
-        f"data.train_path={tmp_path / 'train.csv'}",
-        f"data.eval_path={tmp_path / 'eval.csv'}",
+        f"data.train_path={train_csv}",
+        f"data.eval_path={eval_csv}",
         "trainer.max_steps=100",
         "evaluator.every_n_iter=50",
         "trainer.export=none",
