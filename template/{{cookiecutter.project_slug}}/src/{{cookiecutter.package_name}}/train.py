@@ -15,15 +15,19 @@ import json
 import logging
 import os
 import sys
+import time
 from pathlib import Path
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from . import inmemory
 from .config import check_config, config_dir
+from .console import print_config, quiet_tensorflow
 from .errors import ProjectError, RuntimeRequirementError
+from .runs import monitored_metric
 
 log = logging.getLogger(__name__)
 
@@ -34,18 +38,23 @@ def train(cfg: DictConfig, run_dir: Path) -> dict:
     Raises a `ProjectError` for anything the config, the data or the setup gets wrong,
     before any checkpoint is read or written.
     """
+    started = time.monotonic()
     check_config(cfg)
     inmemory.check_tf_config(os.environ.get("TF_CONFIG"))
     model_dir = str(cfg.model_dir or run_dir)
     _load_tensorflow(cfg)
     from .data import eval_input_fn, load_dataset, train_input_fn
     from .model import build_estimator, serving_input_fn
+    from .progress import ProgressHook
 
     data = load_dataset(cfg.data)
     log.info("model_dir: %s", model_dir)
     estimator = build_estimator(cfg.model, cfg.trainer, data, model_dir)
     train_input = train_input_fn(data, cfg.trainer.batch_size, cfg.trainer.seed)
     eval_input = eval_input_fn(data, cfg.evaluator.batch_size)
+    progress = ProgressHook(
+        cfg.trainer.max_steps, cfg.trainer.log_step_count_steps, monitored_metric(cfg)
+    )
     # Everything in-memory evaluation cannot handle stops here, before model_dir is read.
     evaluator = inmemory.InMemoryEvaluatorHook(
         estimator,
@@ -54,17 +63,39 @@ def train(cfg: DictConfig, run_dir: Path) -> dict:
         name=cfg.evaluator.name,
         every_n_iter=cfg.evaluator.every_n_iter,
         every_n_secs=cfg.evaluator.every_n_secs,
-        callbacks=[record_evaluation(Path(model_dir) / "evaluations.jsonl")],
+        callbacks=[
+            record_evaluation(Path(model_dir) / "evaluations.jsonl"),
+            progress.on_evaluation,
+        ],
     )
     inmemory.preflight(estimator, train_input, eval_input)
-    estimator.train(train_input, max_steps=cfg.trainer.max_steps, hooks=[evaluator])
+    estimator.train(train_input, max_steps=cfg.trainer.max_steps, hooks=[evaluator, progress])
 
     if cfg.trainer.export_saved_model:
         export_dir = estimator.export_saved_model(
             os.path.join(model_dir, "export"), serving_input_fn(data.n_features)
         )
         log.info("SavedModel: %s", export_dir.decode())
-    return dict(evaluator.latest or {})
+    metrics = dict(evaluator.latest or {})
+    record_run(cfg, Path(run_dir), Path(model_dir), metrics, time.monotonic() - started)
+    return metrics
+
+
+def record_run(cfg: DictConfig, run_dir: Path, model_dir: Path, metrics: dict, wall_time_s):
+    """What people read after training: learning_curves.png, TensorBoard HParams, result.json.
+
+    result.json comes last: it marks the run as finished for the report.
+    """
+    from .hparams import write_hparams
+    from .plots import LEARNING_CURVES, write_learning_curves
+    from .runs import best_record, write_result
+
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_hparams(model_dir, cfg, run_dir.name)
+    best = best_record(model_dir, cfg)
+    picture = write_learning_curves(model_dir, run_dir / LEARNING_CURVES, best["monitor"], best)
+    log.info("learning curves: %s", picture)
+    write_result(run_dir, model_dir, cfg, metrics, wall_time_s)
 
 
 def _load_tensorflow(cfg: DictConfig) -> None:
@@ -100,13 +131,23 @@ def record_evaluation(jsonl_path: Path):
 
 @hydra.main(version_base="1.3", config_path=str(config_dir()), config_name="train")
 def main(cfg: DictConfig) -> float:
-    """The Hydra entry point: train, and return the final accuracy (what sweeps optimise)."""
+    """The Hydra entry point: train, and return the monitored metric (what sweeps optimise)."""
+    quiet_tensorflow()
+    print_config(cfg)
+    in_sweep = HydraConfig.get().mode == RunMode.MULTIRUN
     try:
         metrics = train(cfg, Path(HydraConfig.get().runtime.output_dir))
     except ProjectError as error:  # expected: one line, no traceback
         print(f"error: {error}", file=sys.stderr)
+        if in_sweep:
+            log.error("%s", error)  # in the job's log, where the report finds it
+            raise  # Hydra records the job as failed and the sweep goes on; exit would end it
         sys.exit(2)
-    return float(metrics.get("accuracy", float("nan")))
+    except Exception as error:
+        if in_sweep:
+            log.error("%s: %s", type(error).__name__, error)
+        raise
+    return float(metrics.get(monitored_metric(cfg), float("nan")))
 
 
 if __name__ == "__main__":
