@@ -96,8 +96,9 @@ def write_comparison(runs_: list, path: Path) -> Path:
     curves, bests = figure.subplots(1, 2)
     monitor = next((r.best["monitor"] for r in runs_ if r.best.get("monitor")), "accuracy")
     names, values, colors = [], [], []
-    for run in runs_:
-        name = _short_name(run)
+    _, own_overrides = runs.split_overrides(runs_)
+    for run, overrides in zip(runs_, own_overrides):
+        name = _short_name(run, overrides)
         label = runs.main_label(run.config)
         points = [
             (e["step"], e[monitor])
@@ -115,7 +116,7 @@ def write_comparison(runs_: list, path: Path) -> Path:
     curves.set_xlabel("global step")
     curves.grid(alpha=0.3)
     if curves.lines:
-        curves.legend(fontsize="x-small")
+        curves.legend(fontsize="x-small", loc="lower right")
     positions = range(len(names))
     bests.barh(positions, values, color=colors)
     for position, run, value in zip(positions, runs_, values):
@@ -130,16 +131,14 @@ def write_comparison(runs_: list, path: Path) -> Path:
     return Path(path)
 
 
-def _short_name(run) -> str:
+def _short_name(run, overrides: list[str]) -> str:
     """`<job>: key=value ...` with the keys' last part and values to 4 digits."""
     parts = []
-    for override in run.overrides:
+    for override in overrides:
         key, _, value = override.partition("=")
-        if key.startswith("hydra.") or key == "hparams_search":
-            continue
         try:
             value = f"{float(value):.4g}" if "." in value or "e" in value else value
         except ValueError:
             pass
         parts.append(f"{key.rsplit('.', 1)[-1]}={value}")
-    return f"{run.path.name}: {' '.join(parts)}"[:70]
+    return f"{run.path.name}: {' '.join(parts)}"[:60]

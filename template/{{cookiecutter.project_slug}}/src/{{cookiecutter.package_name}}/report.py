@@ -29,12 +29,11 @@ def build_table(found: list[runs.Run]):
     )
     monitor = next((run.best.get("monitor") for run in found if run.finished), "accuracy")
     # Overrides every run shares go in the caption; the rows show what differs.
-    overrides = [[o for o in run.overrides if not o.startswith("hydra.")] for run in found]
-    shared = [o for o in overrides[0] if all(o in others for others in overrides)] if found else []
+    shared, own_overrides = runs.split_overrides(found)
     parent = _common_parent([run.path for run in found])
     table = Table(
         title=f"{len(found)} runs in {parent}, best {monitor}",
-        caption=f"all runs: {' '.join(shared)}" if shared and len(found) > 1 else None,
+        caption=f"all runs: {' '.join(shared)}" if shared else None,
     )
     table.add_column("run", overflow="fold")
     table.add_column("overrides", overflow="fold")
@@ -44,8 +43,8 @@ def build_table(found: list[runs.Run]):
         table.add_column(f"final {name}", justify="right")
     table.add_column("wall time", justify="right")
     table.add_column("status", overflow="fold")
-    for run, own in zip(found, overrides):
-        differing = " ".join(o for o in own if o not in shared or len(found) == 1)
+    for run, own in zip(found, own_overrides):
+        differing = " ".join(own)
         if run.finished:
             best, metrics = run.best, run.result.get("metrics", {})
             cells = [

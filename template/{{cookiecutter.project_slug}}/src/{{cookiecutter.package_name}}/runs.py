@@ -147,6 +147,15 @@ class Run:
         return best_record(self.path, self.config)
 
 
+def split_overrides(found: list[Run]) -> tuple[list[str], list[list[str]]]:
+    """(the overrides all runs share, each run's other overrides); hydra.* left out."""
+    own = [[o for o in run.overrides if not o.startswith("hydra.")] for run in found]
+    if len(own) < 2:
+        return [], own
+    shared = [o for o in own[0] if all(o in others for others in own)]
+    return shared, [[o for o in overrides if o not in shared] for overrides in own]
+
+
 def is_run_folder(path: Path) -> bool:
     return (Path(path) / ".hydra").is_dir()
 
