@@ -28,7 +28,13 @@ def training_losses(model_dir: Path) -> list[tuple[int, float]]:
 def write_learning_curves(
     model_dir: Path, path: Path, monitor: str, best: dict | None = None
 ) -> Path:
-    """Draw the training loss and every eval metric against global step into `path`.
+    """Write `draw_learning_curves(...)` to `path` (a PNG); return the path."""
+    draw_learning_curves(model_dir, monitor, best).savefig(path, dpi=100)
+    return Path(path)
+
+
+def draw_learning_curves(model_dir: Path, monitor: str, best: dict | None = None):
+    """A Figure of the training loss and every eval metric against global step.
 
     One panel per metric, one line per evaluation (`eval`, `eval_<name>`); the training
     loss shares the `loss` panel. `best` ({"step", "value", "monitor"}, e.g. best.json)
@@ -81,8 +87,7 @@ def write_learning_curves(
             ax.legend(fontsize="small")
     folder = Path(model_dir).resolve()
     figure.suptitle(f"{folder.parent.name}/{folder.name}")
-    figure.savefig(path, dpi=100)
-    return Path(path)
+    return figure
 
 
 def write_comparison(runs_: list, path: Path) -> Path:
