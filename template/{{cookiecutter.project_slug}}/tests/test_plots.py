@@ -59,7 +59,7 @@ def test_each_run_folder_gets_a_png_when_training_ends(two_evaluations):
 def test_the_curves_are_the_logged_loss_and_every_named_evaluation(two_evaluations):
     model_dir = two_evaluations[0]
     drawn = curves(draw_learning_curves(model_dir, "accuracy"))
-    assert list(drawn)[0] == "accuracy"  # the monitored metric comes first
+    assert next(iter(drawn)) == "accuracy"  # the monitored metric comes first
     assert {"accuracy", "loss", "average_loss"} <= set(drawn)
 
     train_steps, train_losses = drawn["loss"]["train"]
@@ -86,7 +86,13 @@ def test_the_best_step_is_marked_when_best_json_exists(two_evaluations, tmp_path
         line.get_label().startswith("best")
         for line in draw_learning_curves(model_dir, "accuracy").axes[0].lines
     )
-    best = {"step": 150, "monitor": "accuracy", "mode": "max", "value": 0.93, "metrics": {}}
+    best = {
+        "step": 150,
+        "monitor": "accuracy",
+        "mode": "max",
+        "value": 0.93,
+        "metrics": {"accuracy": 0.93},
+    }
     figure = draw_learning_curves(model_dir, "accuracy", best)
     for ax in figure.axes:
         if ax.get_visible():

@@ -16,6 +16,7 @@ SCRIPT = Path(sys.executable).with_name("{{ cookiecutter.project_slug }}-report"
 def report(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", f"{PACKAGE}.report", *args],
+        check=False,
         capture_output=True,
         text=True,
         timeout=120,
@@ -87,6 +88,7 @@ def test_the_console_script_takes_run_folders(sweep, tmp_path):
     picture = tmp_path / "two.png"
     result = subprocess.run(
         [str(SCRIPT), str(sweep / "0"), str(sweep / "2"), "--plot", str(picture)],
+        check=False,
         capture_output=True,
         text=True,
         timeout=120,
@@ -118,11 +120,14 @@ def test_best_json_when_present_is_the_best_the_report_shows(tmp_path):
         "value": 0.9,
     }
     (tmp_path / "best").mkdir()
-    (tmp_path / "best" / "best.json").write_text(
-        json.dumps(
-            {"step": 200, "monitor": "accuracy", "mode": "max", "value": 0.85, "metrics": {}}
-        )
-    )
+    best = {
+        "step": 200,
+        "monitor": "accuracy",
+        "mode": "max",
+        "value": 0.85,
+        "metrics": {"accuracy": 0.85},
+    }
+    (tmp_path / "best" / "best.json").write_text(json.dumps(best))
     result = write_result(tmp_path, tmp_path, cfg, {"accuracy": 0.8, "global_step": 200}, 1.5)
     assert result["best"] == {"monitor": "accuracy", "mode": "max", "step": 200, "value": 0.85}
     assert json.loads((tmp_path / "result.json").read_text()) == result

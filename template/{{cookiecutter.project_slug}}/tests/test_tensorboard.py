@@ -1,5 +1,7 @@
 """A run's hyperparameters and eval metrics reach TensorBoard: read from the real server."""
 
+from __future__ import annotations
+
 import json
 import socket
 import subprocess
