@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import sys
+import time
 from pathlib import Path
 
 import hydra
@@ -26,6 +27,7 @@ from omegaconf import DictConfig
 from . import inmemory, runs
 from .best import BestKeeper, Monitor
 from .config import check_config, config_dir
+from .console import print_config, quiet_tensorflow
 from .errors import ProjectError, RuntimeRequirementError
 
 log = logging.getLogger(__name__)
@@ -39,6 +41,7 @@ def train(cfg: DictConfig, run_dir: Path, *, overrides: list[str] | None = None)
     Raises a `ProjectError` for anything the config, the data or the setup gets wrong,
     before any checkpoint is read or written.
     """
+    started = time.monotonic()
     cfg, run = runs.prepare(cfg, run_dir, overrides)
     check_config(cfg)
     inmemory.check_tf_config(os.environ.get("TF_CONFIG"))
@@ -47,6 +50,7 @@ def train(cfg: DictConfig, run_dir: Path, *, overrides: list[str] | None = None)
 
     from .data import eval_input_fn, load_dataset, train_input_fn
     from .model import build_estimator, serving_input_fn
+    from .progress import ProgressHook
 
     data = load_dataset(cfg.data)
     model_dir = str(run.model_dir)
@@ -98,13 +102,23 @@ def train(cfg: DictConfig, run_dir: Path, *, overrides: list[str] | None = None)
                 return _results(keeper, evaluator, stopped_early=True)
             if step in runs.evaluated_steps(run.model_dir, evaluator.label):
                 evaluator.skip_step(step)  # evaluated before the run was stopped
-            evaluator.add_callbacks(keeper, record_evaluation(run.model_dir / runs.JSONL, keeper))
-            estimator.train(train_input, max_steps=cfg.trainer.max_steps, hooks=[evaluator])
+            progress = ProgressHook(
+                cfg.trainer.max_steps, cfg.trainer.log_step_count_steps, monitor.name
+            )
+            evaluator.add_callbacks(
+                keeper,
+                record_evaluation(run.model_dir / runs.JSONL, keeper),
+                progress.on_evaluation,
+            )
+            hooks = [evaluator, progress]
+            estimator.train(train_input, max_steps=cfg.trainer.max_steps, hooks=hooks)
             keeper.close()
             if evaluator.stop_reason:
                 log.info("%s", evaluator.stop_reason)
             export(cfg.trainer.export, estimator, keeper, serving_input_fn(data.n_features))
-            return _results(keeper, evaluator, stopped_early=bool(evaluator.stop_reason))
+            results = _results(keeper, evaluator, stopped_early=bool(evaluator.stop_reason))
+            record_run(cfg, run, results, time.monotonic() - started)
+            return results
     finally:
         keeper.close()
 
@@ -126,6 +140,26 @@ def export(which: str, estimator, keeper: BestKeeper, serving_input_fn) -> None:
     if which in ("last", "both"):
         path = estimator.export_saved_model(str(base / "last"), serving_input_fn)
         log.info("SavedModel of the last weights: %s", path.decode())
+
+
+def record_run(cfg: DictConfig, run: runs.Run, results: dict, wall_time_s: float) -> None:
+    """What people read after training: learning_curves.png, TensorBoard HParams, result.json.
+
+    The picture goes to model_dir (a resume redraws the run's own); result.json goes to
+    this invocation's folder, last: it marks the job as finished for the report.
+    """
+    from .hparams import write_hparams
+    from .plots import LEARNING_CURVES, write_learning_curves
+    from .records import best_record, write_result
+
+    run.record_dir.mkdir(parents=True, exist_ok=True)
+    write_hparams(run.model_dir, cfg, run.record_dir.name)
+    best = best_record(run.model_dir, cfg)
+    picture = write_learning_curves(
+        run.model_dir, run.model_dir / LEARNING_CURVES, best["monitor"], best
+    )
+    log.info("learning curves: %s", picture)
+    write_result(run.record_dir, run.model_dir, cfg, results["metrics"], wall_time_s)
 
 
 def _results(keeper: BestKeeper, evaluator, *, stopped_early: bool) -> dict:
@@ -176,7 +210,10 @@ def record_evaluation(jsonl_path: Path, keeper: BestKeeper):
 @hydra.main(version_base="1.3", config_path=str(config_dir()), config_name="train")
 def main(cfg: DictConfig) -> float:
     """The Hydra entry point: train, and return the best monitored value (what sweeps optimise)."""
+    quiet_tensorflow()
+    print_config(cfg)
     hydra_config = HydraConfig.get()
+    in_sweep = hydra_config.mode == RunMode.MULTIRUN
     try:
         results = train(
             cfg,
@@ -185,11 +222,17 @@ def main(cfg: DictConfig) -> float:
         )
     except ProjectError as error:  # expected: one line, no traceback
         print(f"error: {error}", file=sys.stderr)
-        if hydra_config.mode == RunMode.RUN:  # a sweep's report lists failed jobs' folders
-            runs.discard_failed_attempt(
-                Path(hydra_config.runtime.output_dir), hydra_config.output_subdir
-            )
+        if in_sweep:
+            log.error("%s", error)  # in the job's log, where the report finds it
+            raise  # Hydra records the job as failed and the sweep goes on; exit would end it
+        runs.discard_failed_attempt(
+            Path(hydra_config.runtime.output_dir), hydra_config.output_subdir
+        )
         sys.exit(2)
+    except Exception as error:
+        if in_sweep:
+            log.error("%s: %s", type(error).__name__, error)
+        raise
     return float("nan") if results["best"] is None else float(results["best"])
 
 

@@ -1,0 +1,44 @@
+"""What a person sees in the console: the composed config, and no TensorFlow noise.
+
+No TensorFlow import here: `main` calls these before the config is checked.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+
+from omegaconf import DictConfig, OmegaConf
+
+
+def quiet_tensorflow() -> None:
+    """Keep TensorFlow's start-up and deprecation chatter out of the console.
+
+    Must run before TensorFlow is imported: its C++ log level is read at import.
+    Errors still show.
+    """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # C++: no INFO/WARNING start-up lines
+    # Python side: the Estimator code is one long deprecation warning, through TF's logger
+    # (a child of absl's handler) and through the warnings module.
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
+    logging.getLogger("absl").setLevel(logging.ERROR)
+    # Reading event files for the pictures: notes about graph events nobody asked about.
+    logging.getLogger("tensorboard").setLevel(logging.ERROR)
+    for module in ("tensorflow", "tensorflow_estimator", "keras", "absl"):
+        warnings.filterwarnings("ignore", category=DeprecationWarning, module=module)
+        warnings.filterwarnings("ignore", category=UserWarning, module=module)
+
+
+def print_config(cfg: DictConfig) -> None:
+    """Print the composed config once, as YAML (highlighted on a terminal)."""
+    from rich.console import Console
+    from rich.syntax import Syntax
+
+    # Unresolved, like `--cfg job`: printing must not fail on a value the checks reject.
+    text = OmegaConf.to_yaml(cfg).rstrip()
+    console = Console(highlight=False)
+    if console.is_terminal:
+        console.print(Syntax(text, "yaml", background_color="default", word_wrap=True))
+    else:  # a log file gets the plain text, never cut to a guessed width
+        print(text, flush=True)

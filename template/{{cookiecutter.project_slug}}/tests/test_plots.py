@@ -1,0 +1,105 @@
+"""Every run draws learning_curves.png: training loss and eval metrics by step, best marked."""
+
+import json
+
+import matplotlib.image
+import pytest
+import tensorflow as tf
+from helpers import compose_train
+
+from {{ cookiecutter.package_name }}.plots import draw_learning_curves
+from {{ cookiecutter.package_name }}.train import train
+
+SHORT = ["evaluator.every_n_iter=50", "trainer.export=none"]
+
+
+@pytest.fixture(scope="module")
+def two_evaluations(tmp_path_factory):
+    """A run to step 100 evaluated as `eval`, resumed to 200 as `eval_holdout`."""
+    root = tmp_path_factory.mktemp("curves")
+    first, second = root / "first", root / "second"
+    train(compose_train("trainer.max_steps=100", *SHORT), run_dir=first)
+    train(
+        compose_train(
+            "trainer.max_steps=200", "evaluator.name=holdout", f"model_dir={first}", *SHORT
+        ),
+        run_dir=second,
+    )
+    return first, second
+
+
+def logged_training_losses(model_dir) -> list[tuple[int, float]]:
+    """(step, loss) of the `loss` summaries in the training event files, read by TensorFlow."""
+    points = []
+    for events in sorted(model_dir.glob("events.out.tfevents.*")):
+        for event in tf.compat.v1.train.summary_iterator(str(events)):
+            points += [(event.step, v.simple_value) for v in event.summary.value if v.tag == "loss"]
+    return sorted(points)
+
+
+def curves(figure) -> dict:
+    """panel title -> line label -> (x data, y data), as drawn."""
+    return {
+        ax.get_title(): {
+            line.get_label(): (list(line.get_xdata()), list(line.get_ydata())) for line in ax.lines
+        }
+        for ax in figure.axes
+        if ax.get_visible()
+    }
+
+
+def test_the_run_folder_gets_a_png_when_training_ends(two_evaluations):
+    # The resume (second) redrew the picture in the run it continued (first).
+    first, _ = two_evaluations
+    image = matplotlib.image.imread(first / "learning_curves.png")
+    height, width, _ = image.shape
+    assert height >= 300 and width >= 900
+    assert image.std() > 0.05  # something is drawn
+    redrawn = (first / "learning_curves.png").stat().st_mtime
+    assert redrawn > (first / "result.json").stat().st_mtime  # after the first run ended
+
+
+def test_the_curves_are_the_logged_loss_and_every_named_evaluation(two_evaluations):
+    model_dir = two_evaluations[0]
+    drawn = curves(draw_learning_curves(model_dir, "accuracy"))
+    assert next(iter(drawn)) == "accuracy"  # the monitored metric comes first
+    assert {"accuracy", "loss", "average_loss"} <= set(drawn)
+
+    train_steps, train_losses = drawn["loss"]["train"]
+    logged = logged_training_losses(model_dir)
+    assert len(logged) >= 2
+    assert train_steps == [step for step, _ in logged]
+    assert train_losses == pytest.approx([loss for _, loss in logged])
+
+    lines = [
+        json.loads(line) for line in (model_dir / "evaluations.jsonl").read_text().splitlines()
+    ]
+    for label in ("eval", "eval_holdout"):
+        expected = [(e["step"], e["accuracy"]) for e in lines if e["eval"] == label]
+        steps, values = drawn["accuracy"][label]
+        assert steps == [step for step, _ in expected]
+        assert values == pytest.approx([value for _, value in expected])
+    assert drawn["accuracy"]["eval"][0] == [0, 50, 100]
+    assert drawn["accuracy"]["eval_holdout"][0][-1] == 200
+
+
+def test_the_best_step_is_marked_when_best_json_exists(two_evaluations, tmp_path):
+    model_dir = two_evaluations[0]
+    assert not any(
+        line.get_label().startswith("best")
+        for line in draw_learning_curves(model_dir, "accuracy").axes[0].lines
+    )
+    best = {
+        "step": 150,
+        "monitor": "accuracy",
+        "mode": "max",
+        "value": 0.93,
+        "metrics": {"accuracy": 0.93},
+    }
+    figure = draw_learning_curves(model_dir, "accuracy", best)
+    for ax in figure.axes:
+        if ax.get_visible():
+            assert any(list(line.get_xdata()) == [150, 150] for line in ax.lines), ax.get_title()
+    star = [line for line in figure.axes[0].lines if line.get_label().startswith("best")]
+    assert len(star) == 1
+    assert (list(star[0].get_xdata()), list(star[0].get_ydata())) == ([150], [0.93])
