@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import re
 import subprocess
 import sys
@@ -43,3 +44,31 @@ def evaluations(output: str) -> list[tuple[int, float]]:
 
 def checkpoints(folder) -> list[Path]:
     return sorted(Path(folder).rglob("*.index"))
+
+
+def write_csv(path, header, rows) -> Path:
+    """A comma-separated file with a header row."""
+    with open(path, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return Path(path)
+
+
+def diabetes_csv(folder) -> list[str]:
+    """scikit-learn's bundled diabetes data (raw, unscaled) as train/eval CSV files, split
+    into even and odd rows; returns the overrides that train on them as a regression."""
+    from sklearn.datasets import load_diabetes
+
+    bunch = load_diabetes(scaled=False)
+    header = [*bunch.feature_names, "progression"]
+    for name, start in (("train", 0), ("eval", 1)):
+        rows = [[*bunch.data[i], bunch.target[i]] for i in range(start, len(bunch.target), 2)]
+        write_csv(Path(folder) / f"{name}.csv", header, rows)
+    return [
+        "data=csv",
+        f"data.train_path={Path(folder) / 'train.csv'}",
+        f"data.eval_path={Path(folder) / 'eval.csv'}",
+        "data.label_column=progression",
+        "data.task=regression",
+    ]

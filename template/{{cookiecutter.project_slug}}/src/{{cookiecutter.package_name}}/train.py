@@ -39,7 +39,7 @@ def train(cfg: DictConfig, run_dir: Path) -> dict:
     model_dir = str(cfg.model_dir or run_dir)
     _load_tensorflow(cfg)
     from .data import eval_input_fn, load_dataset, train_input_fn
-    from .model import build_estimator, serving_input_fn
+    from .model import build_estimator, export_saved_model
 
     data = load_dataset(cfg.data)
     log.info("model_dir: %s", model_dir)
@@ -60,9 +60,7 @@ def train(cfg: DictConfig, run_dir: Path) -> dict:
     estimator.train(train_input, max_steps=cfg.trainer.max_steps, hooks=[evaluator])
 
     if cfg.trainer.export_saved_model:
-        export_dir = estimator.export_saved_model(
-            os.path.join(model_dir, "export"), serving_input_fn(data.n_features)
-        )
+        export_dir = export_saved_model(estimator, data, os.path.join(model_dir, "export"))
         log.info("SavedModel: %s", export_dir.decode())
     return dict(evaluator.latest or {})
 
