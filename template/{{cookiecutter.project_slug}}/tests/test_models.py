@@ -14,7 +14,10 @@ from {{ cookiecutter.package_name }}.train import train
 
 MODELS = ["dnn", "linear", "custom"]
 # The metric each task is monitored by must exist for every model option.
-MONITORED = {"classification": {"accuracy", "average_loss"}, "regression": {"average_loss"}}
+MONITORED = {
+    "classification": {"accuracy", "average_loss"},
+    "regression": {"average_loss"},
+}
 
 
 def overrides_for(task, folder):
