@@ -36,6 +36,8 @@ BAD_FILES = [
     ("a,b,y\n1,10,0\n", "has no column 'label' (data.label_column); it has ['a', 'b', 'y']"),
     ("a,b,label\n1,10,0.5\n", "line 2: column 'label' holds 0.5, but classification needs"),
     ("a,b,label\n", "has a header row but no data rows"),
+    ("a,a,label\n1,10,0\n", "every column needs its own name"),
+    ('a,b,label\n1,"10\n",0\n2,x,1\n', "line 4: column 'b' holds 'x'"),  # a quoted newline
     ("", "is empty"),
 ]
 

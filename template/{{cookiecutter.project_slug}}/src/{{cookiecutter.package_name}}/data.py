@@ -159,10 +159,13 @@ def read_csv(path: Path, label_column: str, task: str) -> tuple[list[str], np.nd
     if not path.is_file():
         raise DataError(f"data file {path} does not exist (data.train_path / data.eval_path)")
     try:
-        with path.open(newline="", encoding="utf-8-sig") as f:
-            lines = [(number, row) for number, row in enumerate(csv_module.reader(f), 1) if row]
+        with path.open(newline="", encoding="utf-8-sig") as f:  # -sig: Excel's byte order mark
+            reader = csv_module.reader(f)
+            lines = [(reader.line_num, row) for row in reader if row]  # blank lines skipped
     except UnicodeDecodeError as error:
-        raise DataError(f"{path} is not UTF-8 text ({error.reason} at byte {error.start})")
+        raise DataError(
+            f"{path} is not UTF-8 text ({error.reason} at byte {error.start})"
+        ) from None
     if not lines:
         raise DataError(f"{path} is empty: it needs a header row and one row per example")
     _, header = lines[0]
@@ -179,9 +182,8 @@ def read_csv(path: Path, label_column: str, task: str) -> tuple[list[str], np.nd
         raise DataError(
             f"{path} has no column {label_column!r} (data.label_column); it has {header}"
         )
-    duplicates = sorted({name for name in header if header.count(name) > 1})
-    if duplicates or "" in header:
-        raise DataError(f"{path}: every column needs its own name (repeated: {duplicates})")
+    if len(set(header)) < len(header) or "" in header:
+        raise DataError(f"{path}: every column needs its own name (repeated or empty: {header})")
     rows = lines[1:]
     if not rows:
         raise DataError(f"{path} has a header row but no data rows")
