@@ -51,12 +51,39 @@ def write_iris_csv(folder: Path) -> tuple[Path, Path]:
     from sklearn.datasets import load_iris
 
     x, y = load_iris(return_X_y=True)
-    paths = []
-    for name, rows in (("train", range(0, 150, 2)), ("eval", range(1, 150, 2))):
-        path = Path(folder) / f"{name}.csv"
-        with open(path, "w", newline="") as f:
-            writer = csv.writer(f)
-            writer.writerow(["a", "b", "c", "d", "label"])
-            writer.writerows([*x[i], y[i]] for i in rows)
-        paths.append(path)
-    return paths[0], paths[1]
+    return tuple(
+        write_csv(
+            Path(folder) / f"{name}.csv",
+            ["a", "b", "c", "d", "label"],
+            [[*x[i], y[i]] for i in rows],
+        )
+        for name, rows in (("train", range(0, 150, 2)), ("eval", range(1, 150, 2)))
+    )
+
+
+def write_csv(path, header, rows) -> Path:
+    """A comma-separated file with a header row."""
+    with open(path, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return Path(path)
+
+
+def diabetes_csv(folder) -> list[str]:
+    """scikit-learn's bundled diabetes data (raw, unscaled) as train/eval CSV files, split
+    into even and odd rows; returns the overrides that train on them as a regression."""
+    from sklearn.datasets import load_diabetes
+
+    bunch = load_diabetes(scaled=False)
+    header = [*bunch.feature_names, "progression"]
+    for name, start in (("train", 0), ("eval", 1)):
+        rows = [[*bunch.data[i], bunch.target[i]] for i in range(start, len(bunch.target), 2)]
+        write_csv(Path(folder) / f"{name}.csv", header, rows)
+    return [
+        "data=csv",
+        f"data.train_path={Path(folder) / 'train.csv'}",
+        f"data.eval_path={Path(folder) / 'eval.csv'}",
+        "data.label_column=progression",
+        "data.task=regression",
+    ]

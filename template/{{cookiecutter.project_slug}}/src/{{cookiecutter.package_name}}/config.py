@@ -96,20 +96,22 @@ def check_config(cfg: DictConfig) -> None:
         problems.append(str(error))
     positive_number("trainer.learning_rate")
     need(isinstance(cfg.trainer.seed, int), "trainer.seed", "an integer")
-    units = cfg.model.hidden_units
-    need(
-        isinstance(units, ListConfig)
-        and len(units) > 0
-        and all(isinstance(u, int) and not isinstance(u, bool) and u > 0 for u in units),
-        "model.hidden_units",
-        "a non-empty list of positive integers",
-    )
-    dropout = cfg.model.dropout
-    need(
-        dropout is None or (isinstance(dropout, numbers.Real) and 0 <= dropout < 1),
-        "model.dropout",
-        "null or a number in [0, 1)",
-    )
+    if "hidden_units" in cfg.model:  # the linear model has none
+        units = cfg.model.hidden_units
+        need(
+            isinstance(units, ListConfig)
+            and len(units) > 0
+            and all(isinstance(u, int) and not isinstance(u, bool) and u > 0 for u in units),
+            "model.hidden_units",
+            "a non-empty list of positive integers",
+        )
+    if "dropout" in cfg.model:
+        dropout = cfg.model.dropout
+        need(
+            dropout is None or (isinstance(dropout, numbers.Real) and 0 <= dropout < 1),
+            "model.dropout",
+            "null or a number in [0, 1)",
+        )
     need(isinstance(cfg.runtime.require_gpu, bool), "runtime.require_gpu", "true or false")
     if cfg.data.name == "digits":
         fraction = cfg.data.eval_fraction
@@ -117,6 +119,12 @@ def check_config(cfg: DictConfig) -> None:
             isinstance(fraction, numbers.Real) and 0 < fraction < 1,
             "data.eval_fraction",
             "a number between 0 and 1",
+        )
+    if "task" in cfg.data:
+        need(
+            cfg.data.task in ("classification", "regression"),
+            "data.task",
+            "classification or regression",
         )
     if problems:
         raise ConfigError("invalid config: " + "; ".join(problems))

@@ -5,13 +5,19 @@ Add a data source in two places:
    returns a `Dataset`;
 2. `conf/data/<name>.yaml`, with `name: <name>` and the keys your function reads.
 Then train with `data=<name>`.
+
+A `Dataset` holds the features raw, as they are in the data. Its `feature_shift` and
+`feature_scale` say how the models scale them: `normalizer(data)` does it inside the
+TensorFlow graph, so training, evaluation and the exported SavedModel all apply the same
+scaling, with the same constants, and the SavedModel takes raw features.
 """
 
 from __future__ import annotations
 
+import csv as csv_module
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Union
 
 import numpy as np
 import tensorflow as tf
@@ -20,15 +26,26 @@ from omegaconf import DictConfig
 from .errors import ConfigError, DataError
 
 FEATURE_KEY = "x"  # every model reads one dense feature vector under this key
+TASKS = ("classification", "regression")
+
+FloatOrArray = Union[float, np.ndarray]
 
 
 @dataclass(frozen=True)
 class Dataset:
-    train_x: np.ndarray  # float32, (n, n_features)
+    train_x: np.ndarray  # float32, (n, n_features), raw values as in the data
     train_y: np.ndarray  # int32 class ids (classification) or float32 targets (regression)
     eval_x: np.ndarray
     eval_y: np.ndarray
     n_classes: int  # 0 for regression
+    task: str = "classification"  # one of TASKS
+    # The models see (x - feature_shift) / feature_scale: a number, or one per feature.
+    feature_shift: FloatOrArray = 0.0
+    feature_scale: FloatOrArray = 1.0
+
+    def __post_init__(self):
+        if self.task not in TASKS:
+            raise ConfigError(f"task must be one of {', '.join(TASKS)}, got {self.task!r}")
 
     @property
     def n_features(self) -> int:
@@ -58,6 +75,20 @@ def load_dataset(cfg: DictConfig) -> Dataset:
     return DATASETS[cfg.name](cfg)
 
 
+def normalizer(data: Dataset) -> Callable[[tf.Tensor], tf.Tensor]:
+    """The feature scaling every model applies first, as constants in the model's graph."""
+    shape = (data.n_features,)
+    shift = np.broadcast_to(np.asarray(data.feature_shift, np.float32), shape).copy()
+    scale = np.broadcast_to(np.asarray(data.feature_scale, np.float32), shape).copy()
+
+    def normalize(x: tf.Tensor) -> tf.Tensor:
+        return (x - tf.constant(shift, name="feature_shift")) / tf.constant(
+            scale, name="feature_scale"
+        )
+
+    return normalize
+
+
 @dataset("digits")
 def digits(cfg: DictConfig) -> Dataset:
     """scikit-learn's bundled 8x8 digits, split by a fixed seed."""
@@ -69,51 +100,162 @@ def load_digits(eval_fraction: float, split_seed: int) -> Dataset:
     from sklearn.model_selection import train_test_split
 
     x, y = sklearn_digits(return_X_y=True)
-    x = (x / 16.0).astype(np.float32)  # pixel intensities are 0..16
     train_x, eval_x, train_y, eval_y = train_test_split(
-        x, y.astype(np.int32), test_size=eval_fraction, random_state=split_seed, stratify=y
+        x.astype(np.float32),
+        y.astype(np.int32),
+        test_size=eval_fraction,
+        random_state=split_seed,
+        stratify=y,
     )
-    return Dataset(train_x, train_y, eval_x, eval_y, n_classes=10)
+    return Dataset(
+        train_x,
+        train_y,
+        eval_x,
+        eval_y,
+        n_classes=10,
+        feature_scale=16.0,  # pixel intensities are 0..16
+    )
 
 
 @dataset("csv")
 def csv(cfg: DictConfig) -> Dataset:
     """Two CSV files with a header row: every column but the label is a numeric feature."""
-    return load_csv(Path(cfg.train_path), Path(cfg.eval_path), cfg.label_column)
+    return load_csv(Path(cfg.train_path), Path(cfg.eval_path), cfg.label_column, cfg.task)
 
 
-def load_csv(train_path: Path, eval_path: Path, label_column: str) -> Dataset:
-    train_x, train_y = _read_csv(train_path, label_column)
-    eval_x, eval_y = _read_csv(eval_path, label_column)
-    if train_x.shape[1] != eval_x.shape[1]:
+def load_csv(
+    train_path: Path, eval_path: Path, label_column: str, task: str = "classification"
+) -> Dataset:
+    train_names, train_x, train_y = read_csv(train_path, label_column, task)
+    eval_names, eval_x, eval_y = read_csv(eval_path, label_column, task)
+    if sorted(train_names) != sorted(eval_names):
+        only_train = sorted(set(train_names) - set(eval_names))
+        only_eval = sorted(set(eval_names) - set(train_names))
         raise DataError(
-            f"{train_path} has {train_x.shape[1]} feature columns but {eval_path} has "
-            f"{eval_x.shape[1]}: both files need the same columns"
+            f"{train_path} and {eval_path} need the same feature columns: only in the first "
+            f"{only_train}, only in the second {only_eval}"
         )
+    eval_x = eval_x[:, [eval_names.index(name) for name in train_names]]  # train's order
+    std = train_x.std(axis=0)
+    n_classes = int(max(train_y.max(), eval_y.max())) + 1 if task == "classification" else 0
     return Dataset(
-        train_x, train_y, eval_x, eval_y, n_classes=int(max(train_y.max(), eval_y.max())) + 1
+        train_x,
+        train_y,
+        eval_x,
+        eval_y,
+        n_classes=n_classes,
+        task=task,
+        # Standardised with the training split's statistics; a constant column is only centred.
+        feature_shift=train_x.mean(axis=0),
+        feature_scale=np.where(std > 0, std, 1.0),
     )
 
 
-def _read_csv(path: Path, label_column: str) -> tuple[np.ndarray, np.ndarray]:
+def read_csv(path: Path, label_column: str, task: str) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """(feature names, float32 features, labels) of a comma-separated file with a header row.
+
+    Raises a `DataError` that names the file and the likely cause when it does not parse.
+    """
     if not path.is_file():
         raise DataError(f"data file {path} does not exist (data.train_path / data.eval_path)")
-    table = np.atleast_1d(
-        np.genfromtxt(path, delimiter=",", names=True, dtype=np.float64, encoding="utf-8")
-    )
-    columns = list(table.dtype.names)
-    if label_column not in columns:
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as f:  # -sig: Excel's byte order mark
+            reader = csv_module.reader(f)
+            lines = [(reader.line_num, row) for row in reader if row]  # blank lines skipped
+    except UnicodeDecodeError as error:
         raise DataError(
-            f"{path} has no column {label_column!r} (data.label_column); it has {columns}"
+            f"{path} is not UTF-8 text ({error.reason} at byte {error.start})"
+        ) from None
+    if not lines:
+        raise DataError(f"{path} is empty: it needs a header row and one row per example")
+    _, header = lines[0]
+    header = [name.strip() for name in header]
+    if len(header) == 1:
+        raise DataError(f"{path}: {_why_one_column(header[0], label_column)}")
+    if all(_is_number(name) for name in header):
+        raise DataError(
+            f"{path} has no header row: its first line holds numbers, not column names. "
+            f"Add a first line naming the columns, the label column {label_column!r} "
+            "(data.label_column) among them"
         )
-    features = [name for name in columns if name != label_column]
-    x = np.stack([table[name] for name in features], axis=1).astype(np.float32)
-    y = table[label_column]
-    if np.isnan(x).any() or np.isnan(y).any():
-        raise DataError(f"{path} has empty or non-numeric cells")
-    if (y < 0).any() or (y != np.round(y)).any():
-        raise DataError(f"{path}: column {label_column!r} must hold integers 0..n_classes-1")
-    return x, y.astype(np.int32)
+    if label_column not in header:
+        raise DataError(
+            f"{path} has no column {label_column!r} (data.label_column); it has {header}"
+        )
+    if len(set(header)) < len(header) or "" in header:
+        raise DataError(f"{path}: every column needs its own name (repeated or empty: {header})")
+    rows = lines[1:]
+    if not rows:
+        raise DataError(f"{path} has a header row but no data rows")
+    for number, row in rows:
+        if len(row) != len(header):
+            raise DataError(
+                f"{path} line {number} has {len(row)} cells, but the header has {len(header)} "
+                "columns: check the delimiter (commas only) and quoting on that line"
+            )
+    table = _numbers(path, header, rows)
+    label_index = header.index(label_column)
+    features = [name for name in header if name != label_column]
+    x = np.delete(table, label_index, axis=1).astype(np.float32)
+    y = table[:, label_index]
+    if task == "regression":
+        return features, x, y.astype(np.float32)
+    bad = np.flatnonzero((y < 0) | (y != np.round(y)))
+    if bad.size:
+        number, _ = rows[bad[0]]
+        raise DataError(
+            f"{path} line {number}: column {label_column!r} holds {y[bad[0]]:g}, but "
+            "classification needs class ids 0..n_classes-1; for a numeric target train "
+            "with data.task=regression"
+        )
+    return features, x, y.astype(np.int32)
+
+
+def _why_one_column(first_line: str, label_column: str) -> str:
+    for delimiter, name in ((";", "semicolons"), ("\t", "tabs"), ("|", "pipes")):
+        if delimiter in first_line:
+            return (
+                f"the header {first_line!r} reads as one column: the file looks separated by "
+                f"{name}, but it must be comma-separated (e.g. pandas: "
+                "pd.read_csv(path, sep=...).to_csv(path, index=False))"
+            )
+    return (
+        f"only one column ({first_line!r}): it needs comma-separated feature columns and "
+        f"the label column {label_column!r}"
+    )
+
+
+def _is_number(cell: str) -> bool:
+    try:
+        float(cell)
+    except ValueError:
+        return False
+    return True
+
+
+def _numbers(path: Path, header: list[str], rows: list[tuple[int, list[str]]]) -> np.ndarray:
+    """The cells as float64, or a DataError naming the first cell that is not a number."""
+    try:  # the fast path; only a failure is worth a cell-by-cell look
+        table = np.array([row for _, row in rows], dtype=np.float64)
+        if np.isfinite(table).all():
+            return table
+    except ValueError:
+        pass
+    for number, row in rows:
+        for name, cell in zip(header, row):
+            if not cell.strip():
+                problem = "is empty"
+            elif not _is_number(cell):
+                problem = f"holds {cell!r}, which is not a number"
+            elif not np.isfinite(float(cell)):
+                problem = f"holds {cell.strip()!r}, which is not a finite number"
+            else:
+                continue
+            raise DataError(
+                f"{path} line {number}: column {name!r} {problem} (every column must be "
+                "numeric: encode categories as numbers, fill or drop missing values)"
+            )
+    return np.array([[float(cell) for cell in row] for _, row in rows], dtype=np.float64)
 
 
 def train_input_fn(data: Dataset, batch_size: int, seed: int):

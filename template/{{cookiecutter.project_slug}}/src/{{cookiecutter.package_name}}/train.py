@@ -49,7 +49,7 @@ def train(cfg: DictConfig, run_dir: Path, *, overrides: list[str] | None = None)
     import tensorflow as tf
 
     from .data import eval_input_fn, load_dataset, train_input_fn
-    from .model import build_estimator, serving_input_fn
+    from .model import build_estimator
     from .progress import ProgressHook
 
     data = load_dataset(cfg.data)
@@ -58,7 +58,7 @@ def train(cfg: DictConfig, run_dir: Path, *, overrides: list[str] | None = None)
     estimator = build_estimator(cfg.model, cfg.trainer, data, model_dir)
     train_input = train_input_fn(data, cfg.trainer.batch_size, cfg.trainer.seed)
     eval_input = eval_input_fn(data, cfg.evaluator.batch_size)
-    monitor = Monitor.from_config(cfg.evaluator, getattr(data, "task", "classification"))
+    monitor = Monitor.from_config(cfg.evaluator, data.task)
     checkpoint = tf.train.latest_checkpoint(model_dir) if run.resuming else None
     # Everything in-memory evaluation cannot handle, a monitor the model does not produce
     # and a checkpoint of another model all stop here, before model_dir is read.
@@ -115,7 +115,7 @@ def train(cfg: DictConfig, run_dir: Path, *, overrides: list[str] | None = None)
             keeper.close()
             if evaluator.stop_reason:
                 log.info("%s", evaluator.stop_reason)
-            export(cfg.trainer.export, estimator, keeper, serving_input_fn(data.n_features))
+            export(cfg.trainer.export, estimator, keeper, data)
             results = _results(keeper, evaluator, stopped_early=bool(evaluator.stop_reason))
             record_run(cfg, run, results, time.monotonic() - started)
             return results
@@ -123,12 +123,14 @@ def train(cfg: DictConfig, run_dir: Path, *, overrides: list[str] | None = None)
         keeper.close()
 
 
-def export(which: str, estimator, keeper: BestKeeper, serving_input_fn) -> None:
+def export(which: str, estimator, keeper: BestKeeper, data) -> None:
     """The SavedModel(s) trainer.export asks for, in model_dir/export/{best,last}/."""
+    from .model import export_saved_model
+
     base = Path(estimator.model_dir) / "export"
     if which in ("best", "both") and keeper.best_checkpoint():
-        path = estimator.export_saved_model(
-            str(base / "best"), serving_input_fn, checkpoint_path=keeper.best_checkpoint()
+        path = export_saved_model(
+            estimator, data, str(base / "best"), checkpoint_path=keeper.best_checkpoint()
         )
         log.info(
             "SavedModel of the best weights (step %d, %s=%.4g): %s",
@@ -138,7 +140,7 @@ def export(which: str, estimator, keeper: BestKeeper, serving_input_fn) -> None:
             path.decode(),
         )
     if which in ("last", "both"):
-        path = estimator.export_saved_model(str(base / "last"), serving_input_fn)
+        path = export_saved_model(estimator, data, str(base / "last"))
         log.info("SavedModel of the last weights: %s", path.decode())
 
 
