@@ -29,15 +29,15 @@ RUN python3 -m venv "$VIRTUAL_ENV" \
 
 WORKDIR /opt/{{ cookiecutter.project_slug }}
 # Dependencies first, from pyproject.toml alone (with an empty package standing in for
-# the code), so that editing code or configs does not reinstall TensorFlow.
+# the code), so that editing code or configs does not reinstall TensorFlow. The versions
+# are constraints.txt's: the ones the template's tests ran with, for gpu and cpu alike.
 ARG TF_EXTRA=gpu
-COPY pyproject.toml README.md ./
-# DL3013 (pin pip versions): pyproject.toml pins them, TensorFlow and Estimator to
-# {{ cookiecutter.tf_version }}.* and the rest to ranges.
+COPY pyproject.toml README.md constraints.txt ./
+# DL3013 (pin pip versions): constraints.txt pins every version.
 # hadolint ignore=DL3013
 RUN mkdir -p conf src/{{ cookiecutter.package_name }} \
     && touch src/{{ cookiecutter.package_name }}/__init__.py \
-    && pip install ".[${TF_EXTRA}]"
+    && pip install --constraint constraints.txt ".[${TF_EXTRA}]"
 COPY conf conf
 COPY src src
 RUN pip install --no-deps --force-reinstall .

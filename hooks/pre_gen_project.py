@@ -1,15 +1,18 @@
 """Reject answers that would give a broken project, before any file is written.
 
 Each rejection prints one line naming the answer and the fix, and exits non-zero;
-cookiecutter then removes the project folder it had just created.
+cookiecutter then removes the project folder it had just created (and prints its own
+traceback, which a hook cannot prevent), and pre_prompt's cleanup removes cookiecutter's
+copy of the template.
 """
 
 import json
 import keyword
 import re
-import shutil
 import sys
 from pathlib import Path
+
+from slugify import slugify  # cookiecutter's own dependency: the `slugify` filter it applies
 
 ANSWERS = json.loads(r"""{{ cookiecutter | tojson }}""")
 # The TF table in cookiecutter.json is the one list of supported versions.
@@ -27,6 +30,13 @@ SLUG_PATTERN = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$")
 
 def problems(answers: dict) -> list[str]:
     found = []
+    # cookiecutter.json falls back to a placeholder slug when the name gives none, since
+    # an empty slug would fail in cookiecutter itself ('"." directory already exists')
+    # before this check runs.
+    name = answers["project_name"]
+    if not slugify(name):
+        found.append(f"project_name {name!r} has no letter or digit to make the project_slug "
+                     "and package_name from: use a name with some, e.g. 'Fraud Model'")
     package = answers["package_name"]
     if not package.isidentifier() or not package.isascii():
         found.append(f"package_name {package!r} is not a valid Python identifier "
@@ -51,14 +61,6 @@ def problems(answers: dict) -> list[str]:
     return found
 
 
-def remove_repo_copy(repo_dir: Path) -> None:
-    """cookiecutter removes the repository copy its pre_prompt step made only on success."""
-    if (repo_dir / ".cookiecutter-repo-copy").is_file() and repo_dir.parent.name.startswith(
-        "cookiecutter"
-    ):
-        shutil.rmtree(repo_dir.parent)
-
-
 if __name__ == "__main__":
     # cookiecutter runs this file as rendered, answers included, from a temporary
     # file it never removes.
@@ -67,5 +69,4 @@ if __name__ == "__main__":
     for problem in found:
         print(f"ERROR: {problem}", file=sys.stderr)
     if found:
-        remove_repo_copy(Path(ANSWERS.get("_repo_dir", "")))
         sys.exit(1)

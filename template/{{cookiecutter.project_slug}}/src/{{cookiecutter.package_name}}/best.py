@@ -160,8 +160,12 @@ class BestKeeper:
         self._error: BaseException | None = None
         self._writer = threading.Thread(target=self._write_loop, name="best-writer", daemon=True)
         self._writer.start()
-        if record is not None:  # a resumed run: tidy what a kill may have left
-            self._queue.put((copy.deepcopy(self.record), None, None))
+        if self.folder.is_dir():  # a resumed run: tidy what a kill may have left
+            for stale in self.folder.glob(".best-*.json"):
+                stale.unlink(missing_ok=True)
+            _remove_unlisted(self.folder, self.record)
+            if record is not None:
+                self._queue.put((copy.deepcopy(self.record), None, None))
 
     @property
     def best_step(self) -> int | None:
