@@ -116,9 +116,13 @@ def _read_csv(path: Path, label_column: str) -> tuple[np.ndarray, np.ndarray]:
     return x, y.astype(np.int32)
 
 
-def train_input_fn(data: Dataset, batch_size: int, seed: int):
+def train_input_fn(data: Dataset, batch_size: int, seed: int, shards: int = 1, shard: int = 0):
+    """Endless shuffled batches of the training data, or of its `shard`-th of `shards` parts
+    (on a cluster every training task reads its own part: see cluster.ClusterTask.shard)."""
+
     def input_fn():
         ds = tf.data.Dataset.from_tensor_slices(({FEATURE_KEY: data.train_x}, data.train_y))
+        ds = ds.shard(shards, shard)  # before shuffling, so the parts do not overlap
         return ds.shuffle(len(data.train_y), seed=seed).repeat().batch(batch_size)
 
     return input_fn

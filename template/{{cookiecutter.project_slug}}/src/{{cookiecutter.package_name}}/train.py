@@ -35,6 +35,8 @@ def train(cfg: DictConfig, run_dir: Path) -> dict:
     before any checkpoint is read or written.
     """
     check_config(cfg)
+    if cfg.evaluator.kind == "checkpoint":
+        return _train_and_evaluate(cfg, run_dir)
     inmemory.check_tf_config(os.environ.get("TF_CONFIG"))
     model_dir = str(cfg.model_dir or run_dir)
     _load_tensorflow(cfg)
@@ -65,6 +67,19 @@ def train(cfg: DictConfig, run_dir: Path) -> dict:
         )
         log.info("SavedModel: %s", export_dir.decode())
     return dict(evaluator.latest or {})
+
+
+def _train_and_evaluate(cfg: DictConfig, run_dir: Path) -> dict:
+    """evaluator=checkpoint: tf.estimator.train_and_evaluate, alone or as a cluster task."""
+    from .cluster import check_tf_config
+
+    task = check_tf_config(os.environ.get("TF_CONFIG"))  # before TensorFlow reads it
+    model_dir = str(cfg.model_dir or run_dir)
+    _load_tensorflow(cfg)
+    from .checkpoint_evaluator import train_and_evaluate
+
+    log.info("model_dir: %s", model_dir)
+    return train_and_evaluate(cfg, model_dir, task)
 
 
 def _load_tensorflow(cfg: DictConfig) -> None:

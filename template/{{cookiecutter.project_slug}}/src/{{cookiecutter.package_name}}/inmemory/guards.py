@@ -38,8 +38,10 @@ SINGLE_MACHINE_STRATEGIES = {
     "CentralStorageStrategyV1",
 }
 CHECKPOINT_EVALUATION = (
-    "evaluate from checkpoints instead: tf.estimator.train_and_evaluate with an EvalSpec, "
-    "or estimator.evaluate() on the saved checkpoints"
+    "evaluate from checkpoints instead: train with evaluator=checkpoint "
+    "(tf.estimator.train_and_evaluate; on one machine: python -m "
+    "{{ cookiecutter.package_name }}.cluster --workers N --ps M), or call "
+    "estimator.evaluate() on the saved checkpoints"
 )
 
 
