@@ -80,9 +80,9 @@ class Launch:
             except OSError:
                 continue
             for entry in environ:
-                if entry.startswith(b"TF_CONFIG="):
-                    if json.loads(entry[len("TF_CONFIG=") :])["task"]["type"] == task_type:
-                        return pid
+                name, _, value = entry.partition(b"=")
+                if name == b"TF_CONFIG" and json.loads(value)["task"]["type"] == task_type:
+                    return pid
         raise AssertionError(f"no {task_type} task among the launcher's children")
 
 
