@@ -60,7 +60,11 @@ def test_names_flow_into_package_script_and_imports(cookies):
     assert (project / "src/iris/train.py").is_file()
     meta = tomllib.loads((project / "pyproject.toml").read_text())["project"]
     assert meta["name"] == "iris-net"
-    assert meta["scripts"] == {"iris-net-train": "iris.train:main"}
+    assert meta["scripts"] == {
+        "iris-net-train": "iris.train:main",
+        "iris-net-cluster": "iris.cluster:main",
+    }
+    assert 'PACKAGE = "iris"' in (project / "src/iris/cluster.py").read_text()
     assert "from iris.config import" in (project / "tests/test_config.py").read_text()
 
 

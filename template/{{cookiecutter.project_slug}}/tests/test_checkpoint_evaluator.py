@@ -4,6 +4,8 @@ Real trainings through `train(cfg)` (tf.estimator.train_and_evaluate without TF_
 the cluster itself runs in tests/test_cluster.py.
 """
 
+from __future__ import annotations
+
 import json
 
 import numpy as np
@@ -107,22 +109,28 @@ def test_bad_checkpoint_evaluator_values_are_refused_before_anything_is_written(
 CLUSTER = {"chief": ["h:1"], "worker": ["h:2", "h:3"], "ps": ["h:4"]}
 
 
+def tf_config(cluster: dict, task_type: str | None = None, index: int = 0) -> str:
+    task = {"type": task_type, "index": index}
+    return json.dumps({"cluster": cluster, "task": task} if task_type else {"cluster": cluster})
+
+
 @pytest.mark.parametrize(
-    "task, expected",
+    "task_type, index, expected",
     [
-        ({"type": "chief", "index": 0}, ClusterTask("chief", 0, 3)),
-        ({"type": "worker", "index": 1}, ClusterTask("worker", 1, 3)),
-        ({"type": "ps", "index": 0}, ClusterTask("ps", 0, 3)),
-        ({"type": "evaluator", "index": 0}, ClusterTask("evaluator", 0, 3)),
+        ("chief", 0, ClusterTask("chief", 0, 3)),
+        ("worker", 1, ClusterTask("worker", 1, 3)),
+        ("ps", 0, ClusterTask("ps", 0, 3)),
+        ("evaluator", 0, ClusterTask("evaluator", 0, 3)),
     ],
 )
-def test_the_cluster_layout_the_checkpoint_path_accepts(task, expected):
-    assert check_tf_config(json.dumps({"cluster": CLUSTER, "task": task})) == expected
+def test_the_cluster_layout_the_checkpoint_path_accepts(task_type, index, expected):
+    assert check_tf_config(tf_config(CLUSTER, task_type, index)) == expected
 
 
 def test_no_tf_config_is_one_process():
     assert check_tf_config(None) == ClusterTask()
-    assert check_tf_config(json.dumps({"cluster": {}})).shard == (1, 0)
+    no_cluster = {}
+    assert check_tf_config(tf_config(no_cluster, "chief")).shard == (1, 0)
 
 
 def test_training_tasks_read_disjoint_parts_that_cover_the_data():
@@ -140,28 +148,24 @@ def test_training_tasks_read_disjoint_parts_that_cover_the_data():
 
 
 @pytest.mark.parametrize(
-    "tf_config, message",
+    "text, message",
     [
         ("{not json", "TF_CONFIG is not JSON"),
         (
-            {"cluster": {**CLUSTER, "evaluator": ["h:5"]}, "task": {"type": "evaluator"}},
+            tf_config({**CLUSTER, "evaluator": ["h:5"]}, "evaluator"),
             "the evaluator is not part of the training cluster",
         ),
-        ({"cluster": {"master": ["h:1"]}, "task": {"type": "master"}}, "rename 'master'"),
-        (
-            {"cluster": {"worker": ["h:1"], "ps": ["h:2"]}, "task": {"type": "worker"}},
-            "exactly one",
-        ),
-        ({"cluster": {"chief": ["h:1"], "worker": ["h:2"]}, "task": {"type": "chief"}}, "no 'ps'"),
-        ({"cluster": CLUSTER}, "needs this process's 'task'"),
-        ({"cluster": CLUSTER, "task": {"type": "worker", "index": 2}}, "not in its cluster"),
-        ({"cluster": CLUSTER, "task": {"type": "evaluator", "index": 1}}, "one evaluator"),
+        (tf_config({"master": ["h:1"]}, "master"), "rename 'master'"),
+        (tf_config({"worker": ["h:1"], "ps": ["h:2"]}, "worker"), "exactly one"),
+        (tf_config({"chief": ["h:1"], "worker": ["h:2"]}, "chief"), "no 'ps'"),
+        (tf_config(CLUSTER), "needs this process's 'task'"),
+        (tf_config(CLUSTER, "worker", 2), "not in its cluster"),
+        (tf_config(CLUSTER, "evaluator", 1), "one evaluator"),
     ],
 )
 def test_a_cluster_the_checkpoint_path_cannot_run_stops_before_training(
-    tmp_path, monkeypatch, tf_config, message
+    tmp_path, monkeypatch, text, message
 ):
-    text = tf_config if isinstance(tf_config, str) else json.dumps(tf_config)
     monkeypatch.setenv("TF_CONFIG", text)
     with pytest.raises(UnsupportedClusterError, match=message):
         train(compose_train("evaluator=checkpoint"), run_dir=tmp_path)
@@ -171,7 +175,7 @@ def test_a_cluster_the_checkpoint_path_cannot_run_stops_before_training(
 def test_in_memory_evaluation_refuses_a_cluster_and_names_the_checkpoint_evaluator(
     tmp_path, monkeypatch
 ):
-    monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": CLUSTER, "task": {"type": "chief"}}))
+    monkeypatch.setenv("TF_CONFIG", tf_config(CLUSTER, "chief"))
     with pytest.raises(MultiNodeError, match="evaluator=checkpoint"):
         train(compose_train(), run_dir=tmp_path)
     assert not list(tmp_path.iterdir())

@@ -203,10 +203,11 @@ def tf_configs(tasks: list[Task], ports: list[int]) -> dict[str, str]:
         for t in training:
             if t.type == job:
                 cluster.setdefault(job, []).append(f"localhost:{ports[training.index(t)]}")
-    return {
-        t.name: json.dumps({"cluster": cluster, "task": {"type": t.type, "index": t.index}})
-        for t in tasks
-    }
+    configs = {}
+    for t in tasks:
+        task = {"type": t.type, "index": t.index}
+        configs[t.name] = json.dumps({"cluster": cluster, "task": task})
+    return configs
 
 
 # Running them.
