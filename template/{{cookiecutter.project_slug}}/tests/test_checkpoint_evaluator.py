@@ -96,6 +96,7 @@ def test_export_last_exports_the_final_checkpoint_only(tmp_path):
         ("evaluator.throttle_secs=-1", "evaluator.throttle_secs must be a number of seconds"),
         ("evaluator.steps=0", "evaluator.steps must be null or a positive integer"),
         ("evaluator.keep_best=0", "evaluator.keep_best must be a positive integer"),
+        ("evaluator.max_worker_delay_secs=-5", "evaluator.max_worker_delay_secs must be null"),
     ],
 )
 def test_bad_checkpoint_evaluator_values_are_refused_before_anything_is_written(

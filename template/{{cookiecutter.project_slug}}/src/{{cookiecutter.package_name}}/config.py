@@ -59,6 +59,13 @@ def check_config(cfg: DictConfig) -> None:
             "null or a positive integer",
         )
         positive_int("evaluator.keep_best")
+        delay = cfg.evaluator.max_worker_delay_secs
+        need(
+            delay is None
+            or (isinstance(delay, int) and not isinstance(delay, bool) and delay >= 0),
+            "evaluator.max_worker_delay_secs",
+            "null or a whole number of seconds >= 0",
+        )
     else:
         try:  # the hook's own rule, so the config and the hook never disagree
             check_schedule(
