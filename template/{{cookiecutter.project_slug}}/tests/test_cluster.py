@@ -173,3 +173,23 @@ def test_ctrl_c_stops_every_task(tmp_path):
     assert code == 130, launch.output
     assert "interrupted: stopped every task" in launch.output
     assert launch.tasks and not alive(launch.tasks)
+
+
+def test_a_bad_override_stops_the_launcher_before_any_task_starts(tmp_path):
+    run_dir = tmp_path / "run"
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            f"{PACKAGE}.cluster",
+            "trainer.max_steps=-1",
+            f"model_dir={run_dir}",
+        ],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "trainer.max_steps must be a positive integer" in result.stderr
+    assert "[chief:0]" not in result.stdout and not run_dir.exists()

@@ -346,6 +346,26 @@ def _describe(code: int) -> str:
     return f"exit code {code}"
 
 
+def config_problem(overrides: list[str]) -> str | None:
+    """What is wrong with the tasks' config (as the training entry checks it), or None."""
+    from hydra import compose, initialize_config_dir
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
+
+    from .config import check_config, config_dir
+    from .errors import ProjectError
+
+    # Hydra's own settings (hydra.*) are not part of the composed job config.
+    job_overrides = [o for o in overrides if not o.lstrip("+~").startswith("hydra.")]
+    try:
+        with initialize_config_dir(version_base="1.3", config_dir=str(config_dir())):
+            cfg = compose("train", overrides=["evaluator=checkpoint", *job_overrides])
+        check_config(cfg)
+    except (HydraException, OmegaConfBaseException, ProjectError) as error:
+        return str(error).strip().splitlines()[0]
+    return None
+
+
 def new_run_dir() -> Path:
     """A fresh run folder, named as Hydra names a single run's (outputs/<date>/<time>)."""
     now = datetime.now()
@@ -375,6 +395,10 @@ def main(argv: list[str] | None = None) -> int:
             run_dir = Path(override.split("=", 1)[1]).resolve()
         else:
             overrides.append(override)
+    problem = config_problem(overrides)
+    if problem:  # before any task starts: every task would fail the same way
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
     run_dir.mkdir(parents=True, exist_ok=True)
     launcher = Launcher(args.workers, args.ps, overrides, run_dir)
     launcher.say(f"[cluster] model_dir: {run_dir}")
