@@ -362,7 +362,7 @@ def config_problem(overrides: list[str]) -> str | None:
             cfg = compose("train", overrides=["evaluator=checkpoint", *job_overrides])
         check_config(cfg)
     except (HydraException, OmegaConfBaseException, ProjectError) as error:
-        return str(error).strip().splitlines()[0]
+        return " ".join(str(error).split())  # one line, all of it (hints included)
     return None
 
 
