@@ -63,7 +63,9 @@ def test_names_flow_into_package_script_and_imports(cookies):
     assert meta["scripts"] == {
         "iris-net-train": "iris.train:main",
         "iris-net-report": "iris.report:main",
+        "iris-net-cluster": "iris.cluster:main",
     }
+    assert 'PACKAGE = "iris"' in (project / "src/iris/cluster.py").read_text()
     assert "from iris.config import" in (project / "tests/test_config.py").read_text()
 
 

@@ -6,8 +6,10 @@ image is built FROM a debootstrapped Debian, with tensorflow-cpu, through the sa
 Dockerfile's build arguments). Without an engine these tests skip, except in CI.
 """
 
+import json
 import os
 import shutil
+import socket
 import subprocess
 import uuid
 
@@ -104,3 +106,56 @@ def test_container_user_is_not_root(image):
     result = docker("run", "--rm", "--entrypoint", "id", image, "-u")
     assert result.returncode == 0 and result.stdout.strip() not in ("", "0")
     assert docker("image", "inspect", "-f", "{{.Config.User}}", image).stdout.strip() == "1000"
+
+
+def free_ports(count):
+    sockets = [socket.socket() for _ in range(count)]
+    for s in sockets:
+        s.bind(("localhost", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
+
+
+def test_a_cluster_of_containers_trains_evaluates_and_exports_into_the_volume(image, tmp_path):
+    """chief, worker, ps and evaluator containers (host network), one volume as model_dir."""
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    runs.chmod(0o777)
+    chief, worker, ps = (f"localhost:{port}" for port in free_ports(3))
+    cluster = {"chief": [chief], "worker": [worker], "ps": [ps]}  # no evaluator in it
+    max_steps = 400
+    run = uuid.uuid4().hex[:8]
+    names = {task: f"cluster-{run}-{task}" for task in ("ps", "evaluator", "worker", "chief")}
+    try:
+        for task, name in names.items():
+            tf_config = json.dumps({"cluster": cluster, "task": {"type": task, "index": 0}})
+            started = docker(
+                *("run", "-d", "--name", name, "--network", "host", "-v", f"{runs}:/runs"),
+                *("-e", f"TF_CONFIG={tf_config}", image),
+                "evaluator=checkpoint",
+                "model_dir=/runs/cluster",
+                f"hydra.run.dir=/runs/cluster/tasks/{task}",
+                f"trainer.max_steps={max_steps}",
+                "trainer.save_checkpoints_steps=100",
+                "evaluator.throttle_secs=1",
+            )
+            assert started.returncode == 0, started.stderr
+        for task in ("chief", "worker", "evaluator"):  # ps tasks never end on their own
+            waited = docker("wait", names[task], timeout=600)
+            logs = docker("logs", names[task])
+            assert waited.stdout.strip() == "0", (
+                f"{task}: {logs.stdout[-2000:]}{logs.stderr[-3000:]}"
+            )
+        evaluator_logs = docker("logs", names["evaluator"])
+        evaluator_log = evaluator_logs.stdout + evaluator_logs.stderr
+    finally:
+        docker("rm", "-f", *names.values(), timeout=120)
+    model_dir = runs / "cluster"
+    evaluations = [json.loads(line) for line in (model_dir / "evaluations.jsonl").open()]
+    final = evaluations[-1]
+    assert final["step"] >= max_steps and final["accuracy"] > 0.5
+    assert f"eval step {final['step']}: accuracy=" in evaluator_log
+    best = json.loads((model_dir / "best" / "best.json").read_text())
+    assert (model_dir / best["exports"][-1] / "saved_model.pb").is_file()

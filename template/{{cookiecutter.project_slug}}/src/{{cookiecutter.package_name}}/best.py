@@ -142,7 +142,26 @@ class BestKeeper:
                 f"{monitor.name} ({monitor.mode}): resume with evaluator.monitor="
                 f"{record['monitor']} evaluator.mode={record['mode']}, or start a new run"
             )
-        self.record = record or {
+        # A record the checkpoint evaluator wrote has only the best's own fields, and its
+        # checkpoint is model_dir's, not one in best/.
+        if record is not None and "kept" not in record:
+            record = {**record, "checkpoint": None}
+        self.record = {**self._empty(monitor), **(record or {})}
+        self._model_dir = model_dir
+        self._queue: queue.Queue = queue.Queue()
+        self._error: BaseException | None = None
+        self._writer = threading.Thread(target=self._write_loop, name="best-writer", daemon=True)
+        self._writer.start()
+        if self.folder.is_dir():  # a resumed run: tidy what a kill may have left
+            for stale in self.folder.glob(".best-*.json"):
+                stale.unlink(missing_ok=True)
+            _remove_unlisted(self.folder, self.record)
+            if record is not None:
+                self._queue.put((copy.deepcopy(self.record), None, None))
+
+    @staticmethod
+    def _empty(monitor: Monitor) -> dict:
+        return {
             "monitor": monitor.name,
             "mode": monitor.mode,
             "min_delta": monitor.min_delta,
@@ -155,17 +174,6 @@ class BestKeeper:
             "last_step": None,
             "early_stopped": None,
         }
-        self._model_dir = model_dir
-        self._queue: queue.Queue = queue.Queue()
-        self._error: BaseException | None = None
-        self._writer = threading.Thread(target=self._write_loop, name="best-writer", daemon=True)
-        self._writer.start()
-        if self.folder.is_dir():  # a resumed run: tidy what a kill may have left
-            for stale in self.folder.glob(".best-*.json"):
-                stale.unlink(missing_ok=True)
-            _remove_unlisted(self.folder, self.record)
-            if record is not None:
-                self._queue.put((copy.deepcopy(self.record), None, None))
 
     @property
     def best_step(self) -> int | None:

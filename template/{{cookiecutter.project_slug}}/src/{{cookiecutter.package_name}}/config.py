@@ -85,15 +85,35 @@ def check_config(cfg: DictConfig) -> None:
         "evaluator.batch_size",
     ):
         positive_int(key)
-    try:  # the hook's own rule, so the config and the hook never disagree
-        check_schedule(
-            cfg.evaluator.every_n_iter,
-            cfg.evaluator.every_n_secs,
-            cfg.evaluator.steps,
-            prefix="evaluator.",
+    if cfg.evaluator.kind == "checkpoint":
+        for key in ("evaluator.throttle_secs", "evaluator.start_delay_secs"):
+            value = OmegaConf.select(cfg, key)
+            ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and value >= 0
+            need(ok, key, "a number of seconds >= 0")
+        steps = cfg.evaluator.steps
+        need(
+            steps is None or (isinstance(steps, int) and not isinstance(steps, bool) and steps > 0),
+            "evaluator.steps",
+            "null or a positive integer",
         )
-    except ScheduleError as error:
-        problems.append(str(error))
+        positive_int("evaluator.keep_best")
+        delay = cfg.evaluator.max_worker_delay_secs
+        need(
+            delay is None
+            or (isinstance(delay, int) and not isinstance(delay, bool) and delay >= 0),
+            "evaluator.max_worker_delay_secs",
+            "null or a whole number of seconds >= 0",
+        )
+    else:
+        try:  # the hook's own rule, so the config and the hook never disagree
+            check_schedule(
+                cfg.evaluator.every_n_iter,
+                cfg.evaluator.every_n_secs,
+                cfg.evaluator.steps,
+                prefix="evaluator.",
+            )
+        except ScheduleError as error:
+            problems.append(str(error))
     positive_number("trainer.learning_rate")
     need(isinstance(cfg.trainer.seed, int), "trainer.seed", "an integer")
     if "hidden_units" in cfg.model:  # the linear model has none

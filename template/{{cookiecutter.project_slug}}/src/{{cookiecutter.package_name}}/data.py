@@ -258,9 +258,13 @@ def _numbers(path: Path, header: list[str], rows: list[tuple[int, list[str]]]) -
     return np.array([[float(cell) for cell in row] for _, row in rows], dtype=np.float64)
 
 
-def train_input_fn(data: Dataset, batch_size: int, seed: int):
+def train_input_fn(data: Dataset, batch_size: int, seed: int, shards: int = 1, shard: int = 0):
+    """Endless shuffled batches of the training data, or of its `shard`-th of `shards` parts
+    (on a cluster every training task reads its own part: see cluster.ClusterTask.shard)."""
+
     def input_fn():
         ds = tf.data.Dataset.from_tensor_slices(({FEATURE_KEY: data.train_x}, data.train_y))
+        ds = ds.shard(shards, shard)  # before shuffling, so the parts do not overlap
         return ds.shuffle(len(data.train_y), seed=seed).repeat().batch(batch_size)
 
     return input_fn

@@ -19,3 +19,7 @@ class DataError(ProjectError, ValueError):
 
 class RuntimeRequirementError(ProjectError):
     """The machine lacks what the config requires (e.g. runtime.require_gpu)."""
+
+
+class UnsupportedClusterError(ProjectError, ValueError):
+    """TF_CONFIG describes a cluster evaluator=checkpoint cannot run (or is malformed)."""

@@ -46,20 +46,22 @@ def model(name: str) -> Callable[[ModelBuilder], ModelBuilder]:
 
 
 def build_estimator(
-    model_cfg: DictConfig, trainer: DictConfig, data: Dataset, model_dir: str
+    model_cfg: DictConfig, trainer: DictConfig, data: Dataset, model_dir: str, **run_config
 ) -> tf.estimator.Estimator:
+    """The Estimator `model.name` names; `run_config` overrides RunConfig arguments."""
     if model_cfg.name not in MODELS:
         raise ConfigError(
             f"model.name={model_cfg.name!r} has no builder: register one with "
             f"@model({model_cfg.name!r}) in model.py (registered: {', '.join(sorted(MODELS))})"
         )
-    config = tf.estimator.RunConfig(
-        model_dir=model_dir,
-        tf_random_seed=trainer.seed,
-        save_checkpoints_steps=trainer.save_checkpoints_steps,
-        keep_checkpoint_max=trainer.keep_checkpoint_max,
-        log_step_count_steps=trainer.log_step_count_steps,
-    )
+    arguments = {
+        "model_dir": model_dir,
+        "tf_random_seed": trainer.seed,
+        "save_checkpoints_steps": trainer.save_checkpoints_steps,
+        "keep_checkpoint_max": trainer.keep_checkpoint_max,
+        "log_step_count_steps": trainer.log_step_count_steps,
+    }
+    config = tf.estimator.RunConfig(**{**arguments, **run_config})
     return MODELS[model_cfg.name](model_cfg, trainer, data, config)
 
 

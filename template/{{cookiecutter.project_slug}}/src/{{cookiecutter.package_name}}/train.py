@@ -44,6 +44,8 @@ def train(cfg: DictConfig, run_dir: Path, *, overrides: list[str] | None = None)
     started = time.monotonic()
     cfg, run = runs.prepare(cfg, run_dir, overrides)
     check_config(cfg)
+    if cfg.evaluator.kind == "checkpoint":
+        return _train_and_evaluate(cfg, run)
     inmemory.check_tf_config(os.environ.get("TF_CONFIG"))
     _load_tensorflow(cfg)
     import tensorflow as tf
@@ -107,7 +109,7 @@ def train(cfg: DictConfig, run_dir: Path, *, overrides: list[str] | None = None)
             )
             evaluator.add_callbacks(
                 keeper,
-                record_evaluation(run.model_dir / runs.JSONL, keeper),
+                record_evaluation(run.model_dir / runs.JSONL, keeper.improved.get),
                 progress.on_evaluation,
             )
             hooks = [evaluator, progress]
@@ -175,6 +177,18 @@ def _results(keeper: BestKeeper, evaluator, *, stopped_early: bool) -> dict:
     }
 
 
+def _train_and_evaluate(cfg: DictConfig, run: runs.Run) -> dict:
+    """evaluator=checkpoint: tf.estimator.train_and_evaluate, alone or as a cluster task."""
+    from .cluster import check_tf_config
+
+    task = check_tf_config(os.environ.get("TF_CONFIG"))  # before TensorFlow reads it
+    _load_tensorflow(cfg)
+    from .checkpoint_evaluator import train_and_evaluate
+
+    log.info("model_dir: %s", run.model_dir)
+    return train_and_evaluate(cfg, str(run.model_dir), task, resuming=run.resuming)
+
+
 def _load_tensorflow(cfg: DictConfig) -> None:
     """Import TensorFlow (only once the config is known to be good) and check the machine."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # C++ start-up chatter
@@ -192,13 +206,17 @@ def _load_tensorflow(cfg: DictConfig) -> None:
         )
 
 
-def record_evaluation(jsonl_path: Path, keeper: BestKeeper):
-    """Log each evaluation as one line and append it, marked if it improved, to the JSONL."""
+def record_evaluation(jsonl_path: Path, improved_at):
+    """Log each evaluation as one line and append it to the JSONL, marked if it improved.
+
+    `improved_at(step)` says whether the evaluation at that step improved the monitored
+    metric (True, False or None for not known).
+    """
 
     def record(evaluation) -> None:
         metrics = evaluation.metrics
         shown = " ".join(f"{k}={v:.4g}" for k, v in sorted(metrics.items()) if k != "global_step")
-        improved = keeper.improved.get(evaluation.step, False)
+        improved = bool(improved_at(evaluation.step))
         log.info(
             "%s step %d: %s%s", evaluation.label, evaluation.step, shown, " *" if improved else ""
         )

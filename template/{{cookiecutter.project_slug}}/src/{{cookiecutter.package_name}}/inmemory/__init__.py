@@ -27,7 +27,13 @@ from .errors import (
     UnsupportedRuntimeError,
     UnsupportedSetupError,
 )
-from .guards import check_runtime, check_schedule, check_tf_config, preflight
+from .guards import (
+    check_checkpoint_fits,
+    check_runtime,
+    check_schedule,
+    check_tf_config,
+    preflight,
+)
 
 __all__ = [
     "CustomInitFnError",
@@ -45,6 +51,7 @@ __all__ = [
     "UnsupportedDistributionError",
     "UnsupportedRuntimeError",
     "UnsupportedSetupError",
+    "check_checkpoint_fits",
     "check_runtime",
     "check_schedule",
     "check_tf_config",

@@ -39,8 +39,10 @@ SINGLE_MACHINE_STRATEGIES = {
     "CentralStorageStrategyV1",
 }
 CHECKPOINT_EVALUATION = (
-    "evaluate from checkpoints instead: tf.estimator.train_and_evaluate with an EvalSpec, "
-    "or estimator.evaluate() on the saved checkpoints"
+    "evaluate from checkpoints instead: train with evaluator=checkpoint "
+    "(tf.estimator.train_and_evaluate; on one machine: python -m "
+    "{{ cookiecutter.package_name }}.cluster --workers N --ps M), or call "
+    "estimator.evaluate() on the saved checkpoints"
 )
 
 
@@ -316,6 +318,17 @@ def check_resume(train_graph, checkpoint_path: str, listed: int = 5) -> None:
 
 def _describe(variable) -> str:
     return f"({variable.dtype.base_dtype.name}{list(variable.shape)})"
+
+
+def check_checkpoint_fits(estimator, train_input_fn, checkpoint_path: str) -> None:
+    """`check_resume` on the model's training graph, built in a scratch graph."""
+    import tensorflow as tf
+
+    from . import tf_internals
+
+    with tf.Graph().as_default() as train_graph:
+        tf_internals.build_train_graph(estimator, train_input_fn)
+    check_resume(train_graph, checkpoint_path)
 
 
 def preflight(
