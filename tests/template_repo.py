@@ -48,6 +48,7 @@ DEFAULT_FILES = {
     "tests/test_config.py",
     "tests/test_inmemory_guards.py",
     "tests/test_inmemory_hook.py",
+    "tests/test_inmemory_inplace.py",
     "tests/test_readme.py",
     "tests/test_tf_internals.py",
     "tests/test_train.py",

@@ -56,5 +56,9 @@ class EndlessEvalDataError(UnsupportedSetupError):
     """An eval dataset that never ends, so an evaluation would never end."""
 
 
+class InPlaceUnsupportedError(UnsupportedSetupError):
+    """design="in_place" was forced on a setup whose weights cannot be mapped with certainty."""
+
+
 class EvaluationFailedError(RuntimeError):
     """An evaluation failed during training; the message names the global step."""

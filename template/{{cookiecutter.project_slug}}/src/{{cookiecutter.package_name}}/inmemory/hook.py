@@ -29,6 +29,7 @@ training session: see the design note at the end of this module.
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from collections.abc import Callable, Sequence
@@ -38,7 +39,15 @@ import numpy as np
 import tensorflow as tf
 
 from . import guards, tf_internals
-from .errors import EndlessEvalDataError, EvaluationFailedError, UnsupportedSetupError
+from .errors import (
+    EndlessEvalDataError,
+    EvaluationFailedError,
+    InPlaceUnsupportedError,
+    UnsupportedSetupError,
+)
+
+log = logging.getLogger(__name__)
+DESIGNS = (None, "in_place", "copy")
 
 
 @dataclass
@@ -52,7 +61,12 @@ class Evaluation:
     _stop: Callable[[str], None] = field(repr=False)
 
     def weights(self) -> dict:
-        """The evaluated weights: checkpoint name -> numpy array (read once, then cached)."""
+        """The evaluated weights: checkpoint name -> numpy array (read once, then cached).
+
+        In the in-place design they are read from the training session on the first call,
+        which must come from a callback: once the callbacks return, training moves the
+        variables on and an unread `weights()` raises RuntimeError.
+        """
         return self._weights()
 
     def request_stop(self, reason: str) -> None:
@@ -77,6 +91,12 @@ class InMemoryEvaluatorHook(tf.estimator.SessionRunHook):
       every_n_iter: evaluate whenever the global step reaches a new multiple of it.
       every_n_secs: also evaluate when this many seconds passed since the last evaluation.
       callbacks: each is called as `callback(evaluation)` after every evaluation, in order.
+      design: None chooses by itself: "in_place" (the eval graph runs on the training
+        variables themselves, in the training session) when every eval variable maps with
+        certainty onto its training variable, else "copy" (a separate eval session the
+        weights are copied into), logging one line that says why. "in_place" or "copy"
+        forces one; forcing "in_place" on a setup it cannot map raises
+        InPlaceUnsupportedError.
 
     Attributes:
       label: "eval" or "eval_<name>", the basename of `eval_dir`.
@@ -105,7 +125,12 @@ class InMemoryEvaluatorHook(tf.estimator.SessionRunHook):
         *,
         every_n_secs=None,
         callbacks: Sequence[EvaluationCallback] = (),
+        design: str | None = None,
     ):
+        if design not in DESIGNS:
+            raise UnsupportedSetupError(
+                f"design={design!r}: use None (automatic), 'in_place' or 'copy'"
+            )
         guards.check_schedule(every_n_iter, every_n_secs, steps)
         guards.check_runtime()
         guards.check_tf_config(os.environ.get("TF_CONFIG"))
@@ -117,11 +142,19 @@ class InMemoryEvaluatorHook(tf.estimator.SessionRunHook):
         self._every_n_iter = every_n_iter
         self._every_n_secs = every_n_secs
         self._callbacks = list(callbacks)
+        self._design = design
+        if design == "in_place" and estimator.config.train_distribute is not None:
+            raise InPlaceUnsupportedError(
+                f"design='in_place' cannot evaluate under train_distribute="
+                f"{type(estimator.config.train_distribute).__name__}: each replica holds its "
+                "own copy of the variables. Use design=None or 'copy'"
+            )
         self.eval_dir = estimator.eval_dir(name)
         self.label = os.path.basename(self.eval_dir)
         self.history: dict[int, dict] = {}
         self.stop_reason: str | None = None
-        self._eval = None  # _EvalSession, from begin() to end()
+        self._eval = None  # _InPlaceEval or _CopyEval, from begin() to end()
+        self._design_used = None  # "in_place" or "copy", once begin() has chosen
         # Kept across estimator.train() calls: a resumed call does not evaluate again at the
         # step the previous one ended on.
         self._last_step = None
@@ -143,13 +176,7 @@ class InMemoryEvaluatorHook(tf.estimator.SessionRunHook):
         self._close_eval_session()
         self._global_step = tf.compat.v1.train.get_global_step()
         try:
-            self._eval = _EvalSession(
-                self._estimator,
-                self._input_fn,
-                self._steps,
-                self._user_hooks,
-                tf.compat.v1.get_default_graph(),
-            )
+            self._eval = self._build_eval(tf.compat.v1.get_default_graph())
         except UnsupportedSetupError:
             raise
         except Exception as error:
@@ -157,12 +184,17 @@ class InMemoryEvaluatorHook(tf.estimator.SessionRunHook):
                 f"in-memory evaluation ({self.label}) could not build its eval graph, before "
                 f"training started: {type(error).__name__}: {error}"
             ) from error
-        self._fetch_weights = None
+        self._design_used = self._eval.design
 
     def after_create_session(self, session, coord):
-        # A new training session (the first, or one recreated after an error): its own
-        # compiled fetch of the weights.
-        self._fetch_weights = session.make_callable(self._eval.train_variables)
+        # A new training session (the first, or one recreated after an error).
+        try:
+            self._eval.start(session)
+        except Exception as error:
+            raise EvaluationFailedError(
+                f"in-memory evaluation ({self.label}) could not start in the training "
+                f"session: {type(error).__name__}: {error}"
+            ) from error
         step = int(session.run(self._global_step))
         if step != self._last_step:
             self._evaluate(step)
@@ -202,10 +234,29 @@ class InMemoryEvaluatorHook(tf.estimator.SessionRunHook):
             return True
         return bool(self._every_n_secs) and time.monotonic() - self._last_time >= self._every_n_secs
 
+    def _build_eval(self, train_graph):
+        eval_graph = _EvalGraph(
+            self._estimator, self._input_fn, self._steps, self._user_hooks, train_graph
+        )
+        if self._design == "copy":
+            return _CopyEval(eval_graph, self._estimator)
+        try:
+            graph_def, targets = _in_place_plan(eval_graph, self._estimator)
+        except _CannotMap as cannot:
+            reason = str(cannot)
+        else:
+            return _InPlaceEval(eval_graph, train_graph, self.label, graph_def, targets)
+        if self._design == "in_place":
+            raise InPlaceUnsupportedError(
+                f"design='in_place' cannot evaluate ({self.label}) in place: {reason}. "
+                "Use design=None (falls back to copying the weights) or design='copy'"
+            )
+        log.info("in-memory evaluation (%s) copies the weights: %s", self.label, reason)
+        return _CopyEval(eval_graph, self._estimator)
+
     def _evaluate(self, step: int) -> None:
         try:
-            weights = self._fetch_weights()
-            raw = self._eval.evaluate(weights)
+            raw, read_weights = self._eval.evaluate()
         except Exception as error:
             raise EvaluationFailedError(
                 f"in-memory evaluation ({self.label}) at global step {step} failed: "
@@ -217,15 +268,16 @@ class InMemoryEvaluatorHook(tf.estimator.SessionRunHook):
         }
         self.history[step] = metrics
         self._last_step, self._last_time = step, time.monotonic()
+        weights = _WeightsOnce(read_weights, step, self.label)
         evaluation = Evaluation(
-            step,
-            metrics,
-            self.label,
-            _weights=lambda: dict(zip(self._eval.checkpoint_names, weights)),
-            _stop=self._request_stop,
+            step, metrics, self.label, _weights=weights, _stop=self._request_stop
         )
-        for callback in self._callbacks:
-            callback(evaluation)
+        try:
+            for callback in self._callbacks:
+                callback(evaluation)
+        finally:
+            # In place, the variables move on with the next training step.
+            weights.between_steps = self._eval.design == "copy"
 
     def _request_stop(self, reason: str) -> None:
         self.stop_reason = reason
@@ -236,76 +288,72 @@ class InMemoryEvaluatorHook(tf.estimator.SessionRunHook):
             self._eval = None
 
 
-class _EvalSession:
-    """The model's eval graph, built once, in a session kept open between evaluations."""
+class _WeightsOnce:
+    """An evaluation's weights: read on the first call (while still valid), then cached."""
+
+    def __init__(self, read: Callable[[], dict], step: int, label: str):
+        self._read, self._step, self._label = read, step, label
+        self._weights = None
+        self.between_steps = True  # False once training may have changed the variables
+
+    def __call__(self) -> dict:
+        if self._weights is None:
+            if not self.between_steps:
+                raise RuntimeError(
+                    f"Evaluation.weights() of {self._label} step {self._step} was first called "
+                    "after its callbacks returned; in-place evaluation reads the live training "
+                    "variables, which training has changed since: call weights() inside the "
+                    "callback"
+                )
+            self._weights = self._read()
+        return self._weights
+
+
+class _EvalGraph:
+    """The model's eval graph, built in a scratch graph exactly as estimator.evaluate() builds it."""
 
     def __init__(self, estimator, input_fn, steps, user_hooks, train_graph):
-        train_variables = train_graph.get_collection(tf.compat.v1.GraphKeys.GLOBAL_VARIABLES)
         self.graph = tf.Graph()
         self._epoch = None
         with self.graph.as_default():
             # The same graph estimator.evaluate() builds: same metrics, same names.
-            scaffold, update_op, eval_dict, hooks = tf_internals.build_eval_graph(
+            self.scaffold, update_op, eval_dict, hooks = tf_internals.build_eval_graph(
                 estimator, self._endless(input_fn, steps), user_hooks
             )
             for hook in hooks:
                 hook.begin()
-            eval_variables = {v.name: v for v in tf.compat.v1.global_variables()}
-            by_name = {v.name: v for v in train_variables}
-            shared = sorted(set(eval_variables) & set(by_name))
-            self.train_variables = [by_name[n] for n in shared]
-            # The names a Saver gives these variables in a checkpoint.
-            self.checkpoint_names = [by_name[n].op.name for n in shared]
-            weights = [
-                tf.compat.v1.placeholder(
-                    eval_variables[n].dtype.base_dtype, eval_variables[n].shape
-                )
-                for n in shared
-            ]
-            assign = tf.group(
-                [eval_variables[n].assign(w, read_value=False) for n, w in zip(shared, weights)]
-            )
-            guards.check_graphs(train_graph, self.graph, scaffold)
+            guards.check_graphs(train_graph, self.graph, self.scaffold)
+            by_name = {
+                v.name: v
+                for v in train_graph.get_collection(tf.compat.v1.GraphKeys.GLOBAL_VARIABLES)
+            }
+            self.eval_variables = tf.compat.v1.global_variables()  # each has a training twin
+            self.train_variables = [by_name[v.name] for v in self.eval_variables]
             # Metrics accumulate in local variables: zero them before every evaluation.
-            reset_metrics = tf.compat.v1.variables_initializer(tf.compat.v1.local_variables())
-            init = scaffold.init_op or tf.compat.v1.global_variables_initializer()
-            local_init = (
-                scaffold.local_init_op or tf.compat.v1.train.Scaffold.default_local_init_op()
+            self.reset_metrics = tf.compat.v1.variables_initializer(tf.compat.v1.local_variables())
+            self.local_init = (
+                self.scaffold.local_init_op or tf.compat.v1.train.Scaffold.default_local_init_op()
             )
-        self.graph.finalize()  # nothing below may add an op: the graph cannot grow
-        self.session = tf.compat.v1.Session(
-            graph=self.graph, config=tf_internals.session_config(estimator)
-        )
-        self.session.run(init)  # every shared variable is overwritten before each evaluation
-        self.session.run(local_init)  # local variables and lookup tables
-        self._load_weights = self.session.make_callable(assign, feed_list=weights)
-        self._reset_metrics = self.session.make_callable(reset_metrics)
-        self._run_update = self.session.make_callable(update_op)
-        self._read_metrics = self.session.make_callable(eval_dict)
-        self._update_op = update_op
-        self._steps = steps
-        self._input_hooks = [h for h in hooks if isinstance(h, tf_internals.DatasetInitializerHook)]
-        self._hooks = [h for h in hooks if h not in self._input_hooks]
-        # Hooks that only act at session creation need no per-batch hook machinery.
-        self._per_batch_hooks = [h for h in hooks if _acts_per_batch(h)]
-        self._coord = tf.compat.v1.train.Coordinator()
-        try:
-            self._batches = self._count_epoch_batches()
-        except Exception:
-            self.session.close()
-            raise
-        self._restart_input = True
+        self.update_op = self.graph.as_graph_element(update_op)
+        self.eval_dict = {k: self.graph.as_graph_element(v) for k, v in eval_dict.items()}
+        # The names a Saver gives the evaluated variables in a checkpoint.
+        self.checkpoint_names = [v.op.name for v in self.train_variables]
+        self.input_hooks = [h for h in hooks if isinstance(h, tf_internals.DatasetInitializerHook)]
+        self.other_hooks = [h for h in hooks if h not in self.input_hooks]
+        self.steps = steps
 
     def _endless(self, input_fn, steps):
         """input_fn, its dataset repeated: one iterator for the whole run.
 
         Re-initialising a tf.data iterator re-optimises the dataset graph (about 14 ms
-        for a two-batch eval set) and leaks a little memory each time. Repeating the
-        eval dataset (after `take(steps)`, when steps are given) and running exactly one
-        epoch of batches per evaluation feeds every evaluation the same batches as a
-        fresh iterator would, without either cost. The eval set must therefore be the
-        same on every pass (as a held-out set is); a pipeline that prefetches may read
-        the start of the next pass before the next evaluation.
+        for a two-batch eval set), leaks a little memory each time and, run in the
+        training session after training steps, stalled for ~450 ms in about half of the
+        evaluations. Repeating the eval dataset (after `take(steps)`, when steps are
+        given) and running exactly one epoch of batches per evaluation feeds every
+        evaluation the same batches as a fresh iterator would, without those costs. The
+        eval set must therefore be the same on every pass (as a held-out set is); a
+        pipeline that prefetches may read the start of the next pass before the next
+        evaluation.
         """
         wanted = tf_internals.input_fn_args(input_fn)
 
@@ -323,23 +371,78 @@ class _EvalSession:
 
         return endless_input_fn
 
-    def _count_epoch_batches(self) -> int | None:
+    @property
+    def is_dataset(self) -> bool:
+        return self._epoch is not None
+
+    def count_epoch_batches(self, session) -> int | None:
+        """Batches in one pass of the eval dataset (None when input_fn returns tensors)."""
         if self._epoch is None:
             return None
         cardinality, count = self._epoch
-        batches = self.session.run(cardinality)
+        batches = session.run(cardinality)
         if batches == tf.data.INFINITE_CARDINALITY:
             raise EndlessEvalDataError(
                 "the eval input_fn returns an endless dataset (does it repeat()?), so an "
                 "evaluation would never end: remove the repeat or pass steps="
             )
         if batches == tf.data.UNKNOWN_CARDINALITY:
-            batches = self.session.run(count)  # one pass over the input, once per run
+            batches = session.run(count)  # one pass over the input, once per run
         return int(batches)
 
-    def evaluate(self, weights: list) -> dict:
-        self._load_weights(*weights)
-        return self.run()
+
+class _CopyEval:
+    """Design "copy": the eval graph in its own session, kept open; each evaluation copies
+    the training variables into it (one fetch, one grouped assign)."""
+
+    design = "copy"
+
+    def __init__(self, eval_graph: _EvalGraph, estimator):
+        self.checkpoint_names = eval_graph.checkpoint_names
+        self.graph = eval_graph.graph
+        self._train_variables = eval_graph.train_variables
+        with self.graph.as_default():
+            weights = [
+                tf.compat.v1.placeholder(v.dtype.base_dtype, v.shape)
+                for v in eval_graph.eval_variables
+            ]
+            assign = tf.group(
+                [v.assign(w, read_value=False) for v, w in zip(eval_graph.eval_variables, weights)]
+            )
+            init = eval_graph.scaffold.init_op or tf.compat.v1.global_variables_initializer()
+        self.graph.finalize()  # nothing below may add an op: the graph cannot grow
+        self.session = tf.compat.v1.Session(
+            graph=self.graph, config=tf_internals.session_config(estimator)
+        )
+        try:
+            self.session.run(init)  # every shared variable is overwritten before each evaluation
+            self.session.run(eval_graph.local_init)  # local variables and lookup tables
+            self.load = self.session.make_callable(assign, feed_list=weights)
+            self._reset_metrics = self.session.make_callable(eval_graph.reset_metrics)
+            self._run_update = self.session.make_callable(eval_graph.update_op)
+            self._read_metrics = self.session.make_callable(eval_graph.eval_dict)
+            self._batches = eval_graph.count_epoch_batches(self.session)
+        except Exception:
+            self.session.close()
+            raise
+        self._update_op = eval_graph.update_op
+        self._steps = eval_graph.steps
+        self._input_hooks = eval_graph.input_hooks
+        self._hooks = eval_graph.other_hooks
+        # Hooks that only act at session creation need no per-batch hook machinery.
+        self._per_batch_hooks = [h for h in self._hooks + self._input_hooks if _acts_per_batch(h)]
+        self._coord = tf.compat.v1.train.Coordinator()
+        self._restart_input = True
+        self.fetch = None
+
+    def start(self, train_session) -> None:
+        """A new training session (the first, or one recreated after an error)."""
+        self.fetch = train_session.make_callable(self._train_variables)
+
+    def evaluate(self) -> tuple[dict, Callable[[], dict]]:
+        weights = self.fetch()
+        self.load(*weights)
+        return self.run(), lambda: dict(zip(self.checkpoint_names, weights))
 
     def run(self) -> dict:
         """One evaluation pass over the weights already loaded: the evaluation's own work."""
@@ -374,28 +477,155 @@ class _EvalSession:
         self.session.close()
 
 
+# Ops that only read a resource variable: the only uses of a training variable's handle
+# the imported evaluation may make.
+_READ_OPS = frozenset(
+    {"ReadVariableOp", "ResourceGather", "ResourceGatherNd", "VariableShape", "VarIsInitializedOp"}
+)
+_VARIABLE_OPS = frozenset({"VarHandleOp", "VariableV2", "Variable"})
+
+
+class _InPlaceEval:
+    """Design "in_place": the eval graph imported into the training graph, its variables
+    mapped onto the training variables' own handles, run in the training session between
+    two training steps. Nothing is copied; nothing is added to the training graph's
+    collections, so its Saver, summaries, init and ready ops do not see the evaluation."""
+
+    design = "in_place"
+
+    def __init__(self, eval_graph: _EvalGraph, train_graph, label: str, graph_def, targets):
+        self.checkpoint_names = eval_graph.checkpoint_names
+        self.graph = train_graph
+        self._train_variables = eval_graph.train_variables
+        with tf.compat.v1.Session(graph=eval_graph.graph) as scratch:
+            # Before training starts: an endless eval set is refused here.
+            self._batches = eval_graph.count_epoch_batches(scratch)
+        scope = train_graph.unique_name(f"in_memory_{label}", mark_as_used=True)
+        mapped = {
+            f"{v.op.name}:0": train.handle
+            for v, train in zip(eval_graph.eval_variables, eval_graph.train_variables)
+        }
+        for node in graph_def.node:
+            # The evaluation's own state (metric variables, iterator, tables) gets shared
+            # names of its own: it never aliases the training session's resources.
+            if "shared_name" in node.attr and node.attr["shared_name"].s:
+                node.attr["shared_name"].s = f"{scope}/{node.name}".encode()
+        names = [t.name for t in eval_graph.eval_dict.values()]
+        with train_graph.as_default():
+            elements = tf.compat.v1.import_graph_def(
+                graph_def,
+                input_map=mapped,
+                return_elements=[*targets, *names],
+                name=f"{scope}/",
+            )
+        update_op, reset, local_init, iterator_init = elements[:4]
+        self._fetches = (
+            update_op,
+            reset,
+            local_init,
+            iterator_init,
+            dict(zip(eval_graph.eval_dict, elements[4:])),
+        )
+        self._restart_input = True
+
+    def start(self, train_session) -> None:
+        """A new training session: initialise the evaluation's own state in it, once."""
+        update_op, reset, local_init, iterator_init, eval_dict = self._fetches
+        train_session.run(local_init)  # local variables and lookup tables of the evaluation
+        self._init_iterator = train_session.make_callable(iterator_init)
+        self._reset_metrics = train_session.make_callable(reset)
+        self._run_update = train_session.make_callable(update_op)
+        self._read_metrics = train_session.make_callable(eval_dict)
+        self.fetch = train_session.make_callable(self._train_variables)
+        self._init_iterator()  # once per training session, not per evaluation
+        self._restart_input = False
+
+    def evaluate(self) -> tuple[dict, Callable[[], dict]]:
+        raw = self.run()
+        return raw, lambda: dict(zip(self.checkpoint_names, self.fetch()))
+
+    def run(self) -> dict:
+        """One evaluation pass: the evaluation's own work, in the training session."""
+        self._reset_metrics()
+        if self._restart_input:
+            self._init_iterator()
+        done = 0
+        while done < self._batches:
+            try:
+                self._run_update()
+            except tf.errors.OutOfRangeError:
+                break
+            done += 1
+        self._restart_input = done != self._batches
+        return self._read_metrics()
+
+    def close(self):
+        pass  # everything lives in the training graph and session
+
+
+class _CannotMap(Exception):
+    """Why the eval graph cannot be mapped onto the training variables with certainty."""
+
+
+def _in_place_plan(eval_graph: _EvalGraph, estimator):
+    """(graph_def, targets) to import, if the eval graph maps onto the training variables
+    with certainty; else raises _CannotMap saying why not."""
+    strategy = estimator.config.train_distribute
+    if strategy is not None:
+        raise _CannotMap(
+            f"train_distribute={type(strategy).__name__} keeps a copy of each variable per replica"
+        )
+    if eval_graph.other_hooks:
+        hooks = ", ".join(sorted({type(h).__name__ for h in eval_graph.other_hooks}))
+        raise _CannotMap(f"eval hooks ({hooks}) hold tensors of the separate eval graph")
+    if not eval_graph.is_dataset or len(eval_graph.input_hooks) != 1:
+        raise _CannotMap("the eval input_fn does not return one tf.data.Dataset")
+    for eval_variable, train_variable in zip(eval_graph.eval_variables, eval_graph.train_variables):
+        if tf_internals.is_partitioned(eval_variable) or tf_internals.is_partitioned(
+            train_variable
+        ):
+            raise _CannotMap(f"{train_variable.op.name} is a partitioned variable")
+        if eval_variable.op.type != "VarHandleOp" or train_variable.op.type != "VarHandleOp":
+            raise _CannotMap(f"{train_variable.op.name} is not a resource variable")
+    graph = eval_graph.graph
+    iterator_init = tf_internals.dataset_initializer(eval_graph.input_hooks[0])
+    targets = [
+        op.name
+        for op in (
+            eval_graph.update_op,
+            eval_graph.reset_metrics,
+            eval_graph.local_init,
+            iterator_init,
+        )
+    ]
+    needed = targets + [t.op.name for t in eval_graph.eval_dict.values()]
+    # Only what an evaluation runs: not the eval variables' initializers, which would
+    # overwrite the training variables once mapped onto them.
+    graph_def = tf.compat.v1.graph_util.extract_sub_graph(graph.as_graph_def(), needed)
+    keys = tf.compat.v1.GraphKeys
+    mapped = {v.op.name for v in eval_graph.eval_variables}
+    own = {
+        v.op.name
+        for key in (keys.LOCAL_VARIABLES, keys.METRIC_VARIABLES)
+        for v in graph.get_collection(key)
+    }
+    for node in graph_def.node:
+        if node.op in _VARIABLE_OPS and node.name not in mapped | own:
+            raise _CannotMap(
+                f"the eval graph's variable {node.name} is in no variable collection, so it "
+                "cannot be placed as model or evaluation state"
+            )
+        for source in node.input:
+            name = source.split(":")[0]
+            if name in mapped and not source.startswith("^") and node.op not in _READ_OPS:
+                raise _CannotMap(
+                    f"the eval graph's op {node.name} ({node.op}) may write the variable {name}"
+                )
+    return graph_def, targets
+
+
 def _acts_per_batch(hook) -> bool:
     base = tf.estimator.SessionRunHook
     return (
         type(hook).before_run is not base.before_run or type(hook).after_run is not base.after_run
     )
-
-
-# Design note: why a separate eval session fed with the variables.
-#
-# Two designs were measured (TF 2.15.1, 2 CPU cores, MLPs of 11k / 5M / 50M parameters):
-#   A. this one: the eval graph in its own session, kept open; each evaluation fetches
-#      the training variables to the host once and assigns them in one grouped op.
-#   B. an in-graph copy: copies of the variables inside the training graph, filled by
-#      one grouped assign in the training session, with the eval model built on them.
-# Weight transfer per evaluation: A 0.29 / 3.4 / 51 ms; B 0.02 / 2.2 / 18 ms, once the
-# copy it defers into the next training step is counted (its assign shares the
-# variable's buffer; the next update of the variable pays for the copy). No memory
-# growth in either. B saves ~30 ms per evaluation at 50M parameters; A already
-# brings the per-evaluation overhead to 0.01x (11k) ... 0.04x (50M) of the stock hook's
-# (tests/benchmarks/evaluator.py in the template repository). B would put a second
-# model, its metric variables, its input pipeline and its summaries into the training
-# graph, where the Saver, merged summaries, collections (UPDATE_OPS, LOCAL_VARIABLES)
-# and user hooks all see them, and make every training step after an evaluation pay
-# the deferred copy. A keeps the training graph and its checkpoints exactly as they
-# are without the hook; the measured difference did not justify that risk.
