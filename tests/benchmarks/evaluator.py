@@ -101,13 +101,14 @@ class StepTimer(tf.estimator.SessionRunHook):
     """Wall time of each training step (first in the hook list: evaluations run after it)."""
 
     def __init__(self):
-        self.seconds = []
+        self.seconds, self.cpu = [], []
 
     def before_run(self, run_context):
-        self._start = time.perf_counter()
+        self._start, self._cpu = time.perf_counter(), time.process_time()
 
     def after_run(self, run_context, run_values):
         self.seconds.append(time.perf_counter() - self._start)
+        self.cpu.append(time.process_time() - self._cpu)
 
 
 def timed(hook_cls):
@@ -116,9 +117,10 @@ def timed(hook_cls):
     class Timed(hook_cls):
         def __init__(self, *args, **kwargs):
             super().__init__(*args, **kwargs)
-            self.seconds, self.rss, self.ops = [], [], []
+            self.seconds, self.cpu, self.rss, self.ops = [], [], [], []
             self.parts = {"fetch": [], "load": [], "run": []}
-            self.own = []  # copy: a bare pass right after each evaluation, weights in place
+            # copy: a bare pass right after each evaluation, weights in place (wall, CPU)
+            self.own, self.own_cpu = [], []
             self.kept = None
             self.measure_own = True
 
@@ -146,11 +148,15 @@ def timed(hook_cls):
             super().after_create_session(session, coord)
 
         def _evaluate(self, *args):
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), time.process_time()
             super()._evaluate(*args)
             self.seconds.append(time.perf_counter() - start)
+            self.cpu.append(time.process_time() - cpu)
             if hook_cls is not STOCK and self._eval.design == "copy" and self.measure_own:
-                self.own.append(_time(self._eval.run))
+                start, cpu = time.perf_counter(), time.process_time()
+                self._eval.run()
+                self.own.append(time.perf_counter() - start)
+                self.own_cpu.append(time.process_time() - cpu)
             self.rss.append(rss_bytes())
             graph = self._graph if hook_cls is STOCK else self._eval.graph
             self.ops.append(len(graph.get_operations()))
@@ -229,10 +235,12 @@ def compare(label: str, hidden: list[int], n: int, rounds: int) -> None:
     """Each design `rounds` times, interleaved (a shared machine's load hits all alike)."""
     names = ["none", "in_place", "copy", "stock"]
     seconds = {name: [] for name in names}
+    cpu = {name: [] for name in names}
+    steps_cpu = {name: [] for name in names}
     parts = {name: {"fetch": [], "load": [], "run": []} for name in DESIGNS}
     steps = {name: [] for name in names}
     ops = {name: [] for name in names}
-    own = []
+    own, own_cpu = [], []
     with tempfile.TemporaryDirectory() as root:
         for round_ in range(rounds):
             order = names[round_ % len(names) :] + names[: round_ % len(names)]
@@ -244,15 +252,18 @@ def compare(label: str, hidden: list[int], n: int, rounds: int) -> None:
                     None if name == "none" else name, hidden, n, model_dir
                 )
                 steps[name] += timer.seconds[1:]
+                steps_cpu[name] += timer.cpu[1:]
                 if hook is None:
                     continue
                 seconds[name] += hook.seconds[1:]
+                cpu[name] += hook.cpu[1:]
                 ops[name].append(growth(hook.ops))
                 if name in DESIGNS:
                     for part, values in hook.parts.items():
                         parts[name][part] += values[1:]
                 if name == "copy":
                     own += hook.own[1:]
+                    own_cpu += hook.own_cpu[1:]
                     hook.kept.close()
                     checkpoint = tf.train.latest_checkpoint(model_dir)
         evaluate = [
@@ -260,15 +271,19 @@ def compare(label: str, hidden: list[int], n: int, rounds: int) -> None:
             for _ in range(3)
         ]
     own_ms, step_ms = ms(own), ms(steps["none"])
+    own_cpu_ms, step_cpu_ms = ms(own_cpu), ms(steps_cpu["none"])
     print(
         f"\n{label}: {n_params(hidden):,} parameters ({n_params(hidden) * 4 / 2**20:.1f} MB), "
         f"{rounds} rounds of {n} evaluations per design (stock: 1 round); own compute "
         f"{own_ms:.2f} ms; estimator.evaluate() from a checkpoint {ms(evaluate):.1f} ms; "
-        f"training step without a hook {step_ms:.2f} ms"
+        f"training step without a hook {step_ms:.2f} ms. CPU time (all threads), less "
+        f"sensitive to other processes: own compute {own_cpu_ms:.2f} ms, training step "
+        f"{step_cpu_ms:.2f} ms"
     )
     print(
         "hook | ms/eval | fetch | load | run | overhead ms | overhead/own | goal | "
-        "train step ms | step - no-hook step | ops/eval"
+        "train step ms | step - no-hook step | CPU ms/eval | CPU overhead/own | "
+        "CPU step - no-hook step | ops/eval"
     )
     for name in ("stock", *DESIGNS):
         per_eval = ms(seconds[name])
@@ -290,6 +305,9 @@ def compare(label: str, hidden: list[int], n: int, rounds: int) -> None:
                     "-" if name == "stock" else goal_text(label, overhead, own_ms),
                     f"{train_step:.2f}",
                     f"{train_step - step_ms:+.2f}",
+                    f"{ms(cpu[name]):.2f}",
+                    f"{(ms(cpu[name]) - own_cpu_ms) / own_cpu_ms:.3f}",
+                    f"{ms(steps_cpu[name]) - step_cpu_ms:+.2f}",
                     f"{max(ops[name]):.1f}",
                 ]
             ),
