@@ -354,9 +354,9 @@ class _EvalGraph:
         """input_fn, its dataset repeated: one iterator for the whole run.
 
         Re-initialising a tf.data iterator re-optimises the dataset graph (about 14 ms
-        for a two-batch eval set), leaks a little memory each time and, run in the
-        training session after training steps, stalled for ~450 ms in about half of the
-        evaluations. Repeating the eval dataset (after `take(steps)`, when steps are
+        for a two-batch eval set) and leaks a little memory each time; in the training
+        session, after training steps, an in-place prototype saw it stall 420-470 ms in
+        about half of the evaluations (issue 13). Repeating the eval dataset (after `take(steps)`, when steps are
         given) and running exactly one epoch of batches per evaluation feeds every
         evaluation the same batches as a fresh iterator would, without those costs. The
         eval set must therefore be the same on every pass (as a held-out set is); a
@@ -666,32 +666,38 @@ def _acts_per_batch(hook) -> bool:
 #     training variables to the host once and assigns them in one grouped op.
 #
 # Measured with tests/benchmarks/evaluator.py (template repository; TF 2.15.1, 2 CPU
-# cores shared with other jobs, load average 4-9, so single numbers move by 2x between
-# runs; every step evaluated, designs interleaved; medians; own compute = a bare pass
-# in the copy design's eval session right after each of its evaluations):
-#   per evaluation, ms (in_place | copy = fetch + load + run | stock hook), quieter run:
-#     11k: 0.41 | 0.69 = 0.07 + 0.17 + 0.34 | 46;    own compute 0.34
-#     5M:  3.13 | 5.41 = 0.98 + 1.21 + 2.82 | 112;   own compute 2.57
-#     50M: 42.1 | 106.8 = 24.3 + 13.2 + 41.2 | 1968; own compute 39.8
-#   overhead (per evaluation minus own compute), in_place against the issue's goals:
-#     11k 0.08 ms (goal <= 0.5 ms; copy 0.35 ms); 5M 0.22x wall, 0.16x CPU time (goal
-#     0.15x; copy 1.1x / 0.72x); 50M 0.06x wall, 0.07x CPU (goal 0.15x; copy 1.7x / 0.87x).
-#     The busier run gave 0.20 ms, 0.15x and 1.0x: the run itself (41.8 ms quiet, 80.6
-#     ms busy at 50M) carries the noise, and summary writing (a flush per evaluation,
-#     as estimator.evaluate() does) is most of what remains at small sizes.
-#   ops added per evaluation: 0 for both (stock: 6). Training step time with the hook
-#     within noise of without it for both designs. 1000 evaluations at 11k: in_place
-#     0.41 -> 0.36 ms, copy 0.65 -> 0.69 ms (first -> last 10%), RSS slope within
-#     +-1 KB/evaluation of flat for both after warm-up (stock: 88 KB, 96 -> 138 ms).
+# cores shared with other jobs, load average 2-9, so single numbers move by up to 2x
+# between runs; every step evaluated, designs interleaved in 3 rounds; medians; own
+# compute = a bare pass in the copy design's eval session right after each of its
+# evaluations, weights in place). Per evaluation, ms:
+#          in_place | copy = fetch + load + run   | stock | own compute
+#   11k:   0.45     | 0.75 = 0.08 + 0.17 + 0.37   | 43    | 0.36
+#   5M:    4.70     | 8.99 = 1.40 + 1.56 + 4.55   | 138   | 4.19
+#   50M:   39.8     | 103  = 63.0 + 15.5 + 34.9   | 1817  | 28.1 (43.4 ms of CPU time)
+# in_place overhead (per evaluation minus own compute) against the issue's goals: 11k
+# 0.10 ms (goal <= 0.5 ms); 5M 0.12x wall, 0.13x CPU time (goal <= 0.15x); 50M 0.42x
+# wall but -0.02x CPU time, and 0.06x wall / 0.07x CPU in another run: the reference
+# pass happened to get 1.5 cores there. Side by side in one process, a bare in-place
+# pass in the training session and a bare pass in the copy's eval session take the same
+# time (38.4 vs 37.9 ms at 50M, the same fused MatMul kernels). copy's overhead: 0.39 ms,
+# 1.1x, 2.7x (fetch and load are the copy). Per evaluation over 4 estimator.train calls
+# in one process (50M): in_place 36 / 26 / 23 / 42 ms, copy 58 / 61 / 63 / 78 ms.
+# 1000 evaluations at 11k: in_place 0.43 -> 0.39 ms, copy 0.65 -> 0.62 ms (first ->
+# last 10%); RSS slope in a fresh process 0.36 / 0.41 KB per evaluation, about the
+# `history` entry each keeps (stock: 49-89 KB and 60 -> 110 ms). Ops added per
+# evaluation: 0 for both (stock: 6). Training step time with either hook: within noise
+# of without one (CPU time within 0.5 ms at 5M and 16 ms at 50M; wall time moved by up
+# to +-65 ms at 50M, both ways, for both designs).
 # The parity suite (metrics equal estimator.evaluate() at every evaluated step for the
 # canned DNN and a model_fn, identical summaries to TensorFlow's hook, schedule, resume,
 # named evaluations, steps=) passes for both designs; with and without the hook the
 # training checkpoint (names, shapes and values), the training summaries and the
 # training graph's collections are identical (tests/test_inmemory_inplace.py).
 #
-# So in_place is the default: no copy at all, 2.5x faster than copy at 50M and with no
-# host round trip on a GPU. Copy stays for what in_place cannot map with certainty:
-# train_distribute (per-replica variables), partitioned or non-resource variables, eval
+# So in_place is the default: no copy at all (on a GPU, no device -> host -> device
+# round trip), 1.7-2.6x faster per evaluation than copy; it meets the 11k and 5M goals,
+# and the 50M one in CPU time (in wall time in one of two runs); copy meets only the 11k
+# goal. Copy stays for what in_place cannot map with certainty: train_distribute (per-replica variables), partitioned or non-resource variables, eval
 # hooks= (their tensors live in the eval graph), an input_fn that returns tensors, an
 # eval op that uses a variable other than by reading it, a variable in no collection,
 # or a graph that does not import. Costs of in_place, by design: the evaluated weights
