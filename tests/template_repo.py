@@ -74,6 +74,7 @@ DEFAULT_FILES = {
     "tests/test_data.py",
     "tests/test_inmemory_guards.py",
     "tests/test_inmemory_hook.py",
+    "tests/test_inmemory_inplace.py",
     "tests/test_k8s_manifest.py",
     "tests/test_models.py",
     "tests/test_plots.py",

@@ -1,4 +1,8 @@
-"""The in-memory evaluator against estimator.evaluate() and TensorFlow's own hook, in real sessions."""
+"""The in-memory evaluator against estimator.evaluate() and TensorFlow's own hook, in real sessions.
+
+The parity tests run for both designs: "in_place" (the eval graph on the training variables,
+in the training session) and "copy" (a separate eval session the weights are copied into).
+"""
 
 import numpy as np
 import pytest
@@ -12,6 +16,8 @@ from {{ cookiecutter.package_name }}.inmemory import (
     InMemoryEvaluatorHook,
 )
 from {{ cookiecutter.package_name }}.model import build_estimator
+
+DESIGNS = ["in_place", "copy"]
 
 
 @pytest.fixture(scope="module")
@@ -42,13 +48,17 @@ def summaries(event_dir):
     return found
 
 
+@pytest.mark.parametrize("design", DESIGNS)
 @pytest.mark.parametrize("model", ["dnn", "custom"])
-def test_metrics_equal_estimator_evaluate_on_the_same_weights(tmp_path, data, model):
+def test_metrics_equal_estimator_evaluate_on_the_same_weights(tmp_path, data, model, design):
     # A checkpoint at every evaluation step: estimator.evaluate() on it sees exactly the
     # weights the hook evaluated (the latest ones, not the previous checkpoint's).
     estimator = estimator_for(tmp_path, data, model, save_checkpoints_steps=40)
-    hook = InMemoryEvaluatorHook(estimator, eval_input_fn(data, 128), every_n_iter=40)
+    hook = InMemoryEvaluatorHook(
+        estimator, eval_input_fn(data, 128), every_n_iter=40, design=design
+    )
     train(estimator, data, 120, hook)
+    assert hook._design_used == design
     assert list(hook.history) == [0, 40, 80, 120]
     for step, metrics in hook.history.items():
         path = f"{tmp_path}/model.ckpt-{step}"
@@ -58,9 +68,11 @@ def test_metrics_equal_estimator_evaluate_on_the_same_weights(tmp_path, data, mo
             assert metrics[key] == pytest.approx(value, rel=1e-6, abs=1e-7), (step, key)
 
 
-def test_same_summaries_as_tensorflows_hook(tmp_path, data):
+@pytest.mark.parametrize("design", DESIGNS)
+def test_same_summaries_as_tensorflows_hook(tmp_path, data, design):
     ours = estimator_for(tmp_path / "ours", data)
-    train(ours, data, 100, InMemoryEvaluatorHook(ours, eval_input_fn(data, 128), every_n_iter=25))
+    hook = InMemoryEvaluatorHook(ours, eval_input_fn(data, 128), every_n_iter=25, design=design)
+    train(ours, data, 100, hook)
     stock = estimator_for(tmp_path / "stock", data)
     stock_hook = tf.estimator.experimental.InMemoryEvaluatorHook(
         stock, eval_input_fn(data, 128), every_n_iter=25
@@ -77,16 +89,20 @@ def test_same_summaries_as_tensorflows_hook(tmp_path, data):
             assert ours_summaries[step][tag] == pytest.approx(value, rel=1e-5), (step, tag)
 
 
+@pytest.mark.parametrize("design", DESIGNS)
 @pytest.mark.parametrize(
     "max_steps, expected", [(100, [0, 30, 60, 90, 100]), (90, [0, 30, 60, 90])]
 )
-def test_evaluates_at_start_every_n_and_end_never_twice(tmp_path, data, max_steps, expected):
+def test_evaluates_at_start_every_n_and_end_never_twice(
+    tmp_path, data, max_steps, expected, design
+):
     estimator = estimator_for(tmp_path, data)
     seen = []
     hook = InMemoryEvaluatorHook(
         estimator,
         eval_input_fn(data, 128),
         every_n_iter=30,
+        design=design,
         callbacks=[
             lambda evaluation: seen.append((evaluation.step, evaluation.metrics["global_step"]))
         ],
@@ -97,11 +113,16 @@ def test_evaluates_at_start_every_n_and_end_never_twice(tmp_path, data, max_step
     assert hook.latest == hook.history[expected[-1]]
 
 
-def test_resumed_run_keeps_the_global_step_cadence(tmp_path, data):
+@pytest.mark.parametrize("design", DESIGNS)
+def test_resumed_run_keeps_the_global_step_cadence(tmp_path, data, design):
     estimator = estimator_for(tmp_path, data)
-    first = InMemoryEvaluatorHook(estimator, eval_input_fn(data, 128), every_n_iter=50)
+    first = InMemoryEvaluatorHook(
+        estimator, eval_input_fn(data, 128), every_n_iter=50, design=design
+    )
     train(estimator, data, 70, first)
-    resumed = InMemoryEvaluatorHook(estimator, eval_input_fn(data, 128), every_n_iter=50)
+    resumed = InMemoryEvaluatorHook(
+        estimator, eval_input_fn(data, 128), every_n_iter=50, design=design
+    )
     train(estimator, data, 210, resumed)
     assert list(first.history) == [0, 50, 70]
     assert list(resumed.history) == [70, 100, 150, 200, 210]
@@ -116,12 +137,20 @@ def test_every_n_secs_schedules_by_time(tmp_path, data):
     assert list(hook.history) == [0, 1, 2, 3, 4, 5]
 
 
-def test_named_evaluations_write_separate_folders(tmp_path, data):
+@pytest.mark.parametrize("design", DESIGNS)
+def test_named_evaluations_write_separate_folders(tmp_path, data, design):
     estimator = estimator_for(tmp_path, data)
-    on_eval = InMemoryEvaluatorHook(estimator, eval_input_fn(data, 128), every_n_iter=50)
+    on_eval = InMemoryEvaluatorHook(
+        estimator, eval_input_fn(data, 128), every_n_iter=50, design=design
+    )
     train_data = type(data)(data.train_x, data.train_y, data.train_x, data.train_y, 10)
     on_train = InMemoryEvaluatorHook(
-        estimator, eval_input_fn(train_data, 512), steps=1, name="train", every_n_iter=50
+        estimator,
+        eval_input_fn(train_data, 512),
+        steps=1,
+        name="train",
+        every_n_iter=50,
+        design=design,
     )
     train(estimator, data, 100, on_eval, on_train)
     assert (
@@ -130,15 +159,24 @@ def test_named_evaluations_write_separate_folders(tmp_path, data):
         == [0, 50, 100]
     )
     assert on_eval.history[100]["accuracy"] != on_train.history[100]["accuracy"]
+    for hook, input_fn, steps in (
+        (on_eval, eval_input_fn(data, 128), None),
+        (on_train, eval_input_fn(train_data, 512), 1),
+    ):
+        expected = estimator.evaluate(input_fn, steps=steps, name="ref")
+        assert hook.history[100]["accuracy"] == pytest.approx(expected["accuracy"], abs=1e-7)
 
 
-def test_eval_graph_is_finalized_and_does_not_grow(tmp_path, data):
+@pytest.mark.parametrize("design", DESIGNS)
+def test_eval_graph_is_finalized_and_does_not_grow(tmp_path, data, design):
+    # In place, the eval graph is the training graph: 0 ops added per evaluation too.
     estimator = estimator_for(tmp_path, data)
     sizes = []
     hook = InMemoryEvaluatorHook(
         estimator,
         eval_input_fn(data, 128),
         every_n_iter=1,
+        design=design,
         callbacks=[
             lambda _: sizes.append(
                 (len(hook._eval.graph.get_operations()), hook._eval.graph.finalized)
@@ -149,9 +187,12 @@ def test_eval_graph_is_finalized_and_does_not_grow(tmp_path, data):
     assert len(sizes) == 31 and len(set(sizes)) == 1 and sizes[0][1]
 
 
-def test_reusing_the_hook_for_a_second_train_call_does_not_repeat_a_step(tmp_path, data):
+@pytest.mark.parametrize("design", DESIGNS)
+def test_reusing_the_hook_for_a_second_train_call_does_not_repeat_a_step(tmp_path, data, design):
     estimator = estimator_for(tmp_path, data)
-    hook = InMemoryEvaluatorHook(estimator, eval_input_fn(data, 128), every_n_iter=50)
+    hook = InMemoryEvaluatorHook(
+        estimator, eval_input_fn(data, 128), every_n_iter=50, design=design
+    )
     train(estimator, data, 70, hook)
     train(estimator, data, 120, hook)
     assert list(hook.history) == [0, 50, 70, 100, 120]
@@ -200,19 +241,25 @@ def test_eval_input_fn_that_raises_stops_before_training(tmp_path, data):
     assert tf.train.latest_checkpoint(str(tmp_path)) is None
 
 
-def test_endless_eval_dataset_is_refused_before_training(tmp_path, data):
+@pytest.mark.parametrize("design", DESIGNS)
+def test_endless_eval_dataset_is_refused_before_training(tmp_path, data, design):
     estimator = estimator_for(tmp_path, data)
     endless = eval_input_fn(data, 128)
-    hook = InMemoryEvaluatorHook(estimator, lambda: endless().repeat(), every_n_iter=50)
+    hook = InMemoryEvaluatorHook(
+        estimator, lambda: endless().repeat(), every_n_iter=50, design=design
+    )
     with pytest.raises(EndlessEvalDataError, match="endless dataset"):
         train(estimator, data, 100, hook)
     assert tf.train.latest_checkpoint(str(tmp_path)) is None
 
 
-def test_steps_evaluate_the_same_first_batches_each_time(tmp_path, data):
+@pytest.mark.parametrize("design", DESIGNS)
+def test_steps_evaluate_the_same_first_batches_each_time(tmp_path, data, design):
     # steps=1 of 3 batches: every evaluation must see the first batch, as evaluate(steps=1) does.
     estimator = estimator_for(tmp_path, data, save_checkpoints_steps=10)
-    hook = InMemoryEvaluatorHook(estimator, eval_input_fn(data, 128), steps=1, every_n_iter=10)
+    hook = InMemoryEvaluatorHook(
+        estimator, eval_input_fn(data, 128), steps=1, every_n_iter=10, design=design
+    )
     train(estimator, data, 30, hook)
     for step, metrics in hook.history.items():
         expected = estimator.evaluate(

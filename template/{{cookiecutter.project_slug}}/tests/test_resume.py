@@ -142,8 +142,9 @@ def test_hydra_run_dir_on_an_earlier_run_keeps_its_record(dnn_run):
 
 
 def test_run_folders_are_claimed_once_each(tmp_path):
-    base = str(tmp_path / "outputs" / "12-00-00")
-    assert [claim_run_dir(base) for _ in range(3)] == [base, f"{base}-2", f"{base}-3"]
+    root = tmp_path / "outputs"
+    claimed = [claim_run_dir(str(root), "fixed") for _ in range(3)]
+    assert claimed == [str(root / "fixed"), str(root / "fixed-2"), str(root / "fixed-3")]
 
 
 def test_two_runs_started_together_get_two_folders(tmp_path):

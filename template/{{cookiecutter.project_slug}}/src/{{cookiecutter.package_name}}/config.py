@@ -18,14 +18,14 @@ def config_dir() -> Path:
     return packaged if packaged.is_dir() else Path(__file__).resolve().parents[2] / "conf"
 
 
-def claim_run_dir(base: str) -> str:
-    """A folder no other run has: `base`, else `base-2`, `base-3`, ..., created atomically.
+def claim_run_dir(root: str, pattern: str = "%Y-%m-%d/%H-%M-%S") -> str:
+    """A folder no other run has: `root/<now as pattern>`, else with -2, -3, ..., created atomically.
 
     Hydra names run folders by the second, so two runs started in the same second (or in
     two containers sharing a volume) would share one folder, and so one model_dir. mkdir
     either creates the folder or fails because it exists, so exactly one run gets each.
     """
-    path = Path(base)
+    path = Path(root) / datetime.now().strftime(pattern)
     for n in range(1, 10_000):
         candidate = path if n == 1 else path.with_name(f"{path.name}-{n}")
         try:
@@ -33,16 +33,19 @@ def claim_run_dir(base: str) -> str:
             return str(candidate)
         except FileExistsError:
             continue
-    raise ConfigError(f"no free run folder next to {base}")
+    raise ConfigError(f"no free run folder next to {path}")
 
 
-def record_subdir(output_dir: str) -> str:
+def record_subdir() -> str:
     """Where Hydra records this run's config: `.hydra`, unless the folder already has one.
 
     `hydra.run.dir=<an earlier run>` must not overwrite that run's record (its resume reads
     it): this attempt's record goes beside it instead.
     """
-    if (Path(output_dir) / ".hydra" / "config.yaml").exists():
+    from hydra.core.hydra_config import HydraConfig
+
+    output_dir = Path(HydraConfig.get().runtime.output_dir)
+    if (output_dir / ".hydra" / "config.yaml").exists():
         return f".hydra/attempt-{datetime.now():%Y-%m-%d_%H-%M-%S_%f}"
     return ".hydra"
 

@@ -60,5 +60,9 @@ class ResumeMismatchError(ProjectError, ValueError):
     """model_dir holds a checkpoint of another model than the one the config builds."""
 
 
+class InPlaceUnsupportedError(UnsupportedSetupError):
+    """design="in_place" was forced on a setup whose weights cannot be mapped with certainty."""
+
+
 class EvaluationFailedError(RuntimeError):
     """An evaluation failed during training; the message names the global step."""

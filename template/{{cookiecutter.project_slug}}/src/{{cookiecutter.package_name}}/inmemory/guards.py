@@ -1,11 +1,12 @@
 """Refuse, before training starts, what in-memory evaluation cannot evaluate correctly.
 
-In-memory evaluation copies the training variables, by name, into the eval graph. That
-is only the model `estimator.evaluate()` would see when training runs in one process,
-every piece of model state is a variable, and evaluation restores nothing but those
-variables. Each check below raises a subclass of `UnsupportedSetupError` (a `ValueError`)
-saying what it found, why it cannot be evaluated in memory, and what to do instead.
-Nothing here starts a session or touches `model_dir`.
+In-memory evaluation gives the eval graph the training variables, by name (mapped onto
+them in place, or copied into a separate eval session). That is only the model
+`estimator.evaluate()` would see when training runs in one process, every piece of model
+state is a variable, and evaluation restores nothing but those variables. Each check
+below raises a subclass of `UnsupportedSetupError` (a `ValueError`) saying what it found,
+why it cannot be evaluated in memory, and what to do instead. Nothing here starts a
+session or touches `model_dir`.
 """
 
 from __future__ import annotations

@@ -7,12 +7,23 @@ folder (`model_dir/eval` or `model_dir/eval_<name>`) and computes the same metri
 `estimator.evaluate()` on the same weights. It differs where the stock hook is slow or
 wrong:
 
-- One eval graph and one eval session for the whole run. The stock hook opens,
+- The eval graph is built once per training run, exactly as `estimator.evaluate()` builds
+  it, and evaluated in one of two designs (see the design note at the end):
+  - "in_place" (the default wherever it is certain): the eval graph is imported into the
+    training graph with each eval variable mapped onto the training variable's own
+    handle, and runs in the training session between two training steps. Nothing is
+    copied; the evaluation's own state (metric variables, iterator) lives under names of
+    its own and in no collection, so the training checkpoint, summaries and collections
+    are exactly as without the hook.
+  - "copy": a separate eval session, kept open; each evaluation fetches the training
+    variables once and assigns them in one grouped op. Chosen, with one log line saying
+    why, when the mapping is not certain (a `train_distribute` strategy, a partitioned or
+    non-resource variable, eval `hooks=`, an input_fn that returns tensors, an eval op
+    that could write a variable, a variable in no collection).
+  Either way an evaluation is a reset of the metric variables, the eval batches and one
+  fetch of the metric values, and no op is added per evaluation. The stock hook opens,
   initialises (randomly, then overwrites) and closes a new `MonitoredSession` per
-  evaluation, and adds 6 ops to its eval graph each time, so each evaluation is slower
-  than the one before. Here an evaluation is: one fetch of the training variables, one
-  grouped assign into the eval session, a reset of the metric variables, the eval batches
-  and one fetch of the metric values. The eval graph is finalized: it cannot grow.
+  evaluation, and adds 6 ops to its eval graph each time.
 - Scheduled by global step (evaluations land on multiples of `every_n_iter`, so a resumed
   run keeps its cadence), optionally also every `every_n_secs` seconds; never twice at the
   same step.
@@ -20,15 +31,14 @@ wrong:
   the last of them, and each callback in `callbacks` receives an `Evaluation` (step,
   metrics, label, the evaluated weights on request, and a way to stop training).
 - An evaluation that fails raises `EvaluationFailedError` naming the global step; training
-  stops there, and checkpoints written so far are untouched (the eval session shares
-  nothing with the training session but the values it copies).
-
-Why a separate session fed with the variables rather than an in-graph copy inside the
-training session: see the design note at the end of this module.
+  stops there, and checkpoints written so far are untouched (the evaluation only reads
+  the training variables: in place, any other use of their handles falls back to the
+  copy).
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from collections.abc import Callable, Sequence
@@ -38,7 +48,15 @@ import numpy as np
 import tensorflow as tf
 
 from . import guards, tf_internals
-from .errors import EndlessEvalDataError, EvaluationFailedError, UnsupportedSetupError
+from .errors import (
+    EndlessEvalDataError,
+    EvaluationFailedError,
+    InPlaceUnsupportedError,
+    UnsupportedSetupError,
+)
+
+log = logging.getLogger(__name__)
+DESIGNS = (None, "in_place", "copy")
 
 
 @dataclass
@@ -52,7 +70,12 @@ class Evaluation:
     _stop: Callable[[str], None] = field(repr=False)
 
     def weights(self) -> dict:
-        """The evaluated weights: checkpoint name -> numpy array (read once, then cached)."""
+        """The evaluated weights: checkpoint name -> numpy array (read once, then cached).
+
+        In the in-place design they are read from the training session on the first call,
+        which must come from a callback: once the callbacks return, training moves the
+        variables on and an unread `weights()` raises RuntimeError.
+        """
         return self._weights()
 
     def request_stop(self, reason: str) -> None:
@@ -77,6 +100,12 @@ class InMemoryEvaluatorHook(tf.estimator.SessionRunHook):
       every_n_iter: evaluate whenever the global step reaches a new multiple of it.
       every_n_secs: also evaluate when this many seconds passed since the last evaluation.
       callbacks: each is called as `callback(evaluation)` after every evaluation, in order.
+      design: None chooses by itself: "in_place" (the eval graph runs on the training
+        variables themselves, in the training session) when every eval variable maps with
+        certainty onto its training variable, else "copy" (a separate eval session the
+        weights are copied into), logging one line that says why. "in_place" or "copy"
+        forces one; forcing "in_place" on a setup it cannot map raises
+        InPlaceUnsupportedError.
 
     Attributes:
       label: "eval" or "eval_<name>", the basename of `eval_dir`.
@@ -105,7 +134,12 @@ class InMemoryEvaluatorHook(tf.estimator.SessionRunHook):
         *,
         every_n_secs=None,
         callbacks: Sequence[EvaluationCallback] = (),
+        design: str | None = None,
     ):
+        if design not in DESIGNS:
+            raise UnsupportedSetupError(
+                f"design={design!r}: use None (automatic), 'in_place' or 'copy'"
+            )
         guards.check_schedule(every_n_iter, every_n_secs, steps)
         guards.check_runtime()
         guards.check_tf_config(os.environ.get("TF_CONFIG"))
@@ -117,11 +151,19 @@ class InMemoryEvaluatorHook(tf.estimator.SessionRunHook):
         self._every_n_iter = every_n_iter
         self._every_n_secs = every_n_secs
         self._callbacks = list(callbacks)
+        self._design = design
+        if design == "in_place" and estimator.config.train_distribute is not None:
+            raise InPlaceUnsupportedError(
+                f"design='in_place' cannot evaluate under train_distribute="
+                f"{type(estimator.config.train_distribute).__name__}: each replica holds its "
+                "own copy of the variables. Use design=None or 'copy'"
+            )
         self.eval_dir = estimator.eval_dir(name)
         self.label = os.path.basename(self.eval_dir)
         self.history: dict[int, dict] = {}
         self.stop_reason: str | None = None
-        self._eval = None  # _EvalSession, from begin() to end()
+        self._eval = None  # _InPlaceEval or _CopyEval, from begin() to end()
+        self._design_used = None  # "in_place" or "copy", once begin() has chosen
         # Kept across estimator.train() calls: a resumed call does not evaluate again at the
         # step the previous one ended on.
         self._last_step = None
@@ -147,13 +189,7 @@ class InMemoryEvaluatorHook(tf.estimator.SessionRunHook):
         self._close_eval_session()
         self._global_step = tf.compat.v1.train.get_global_step()
         try:
-            self._eval = _EvalSession(
-                self._estimator,
-                self._input_fn,
-                self._steps,
-                self._user_hooks,
-                tf.compat.v1.get_default_graph(),
-            )
+            self._eval = self._build_eval(tf.compat.v1.get_default_graph())
         except UnsupportedSetupError:
             raise
         except Exception as error:
@@ -161,12 +197,17 @@ class InMemoryEvaluatorHook(tf.estimator.SessionRunHook):
                 f"in-memory evaluation ({self.label}) could not build its eval graph, before "
                 f"training started: {type(error).__name__}: {error}"
             ) from error
-        self._fetch_weights = None
+        self._design_used = self._eval.design
 
     def after_create_session(self, session, coord):
-        # A new training session (the first, or one recreated after an error): its own
-        # compiled fetch of the weights.
-        self._fetch_weights = session.make_callable(self._eval.train_variables)
+        # A new training session (the first, or one recreated after an error).
+        try:
+            self._eval.start(session)
+        except Exception as error:
+            raise EvaluationFailedError(
+                f"in-memory evaluation ({self.label}) could not start in the training "
+                f"session: {type(error).__name__}: {error}"
+            ) from error
         step = int(session.run(self._global_step))
         if step != self._last_step:
             self._evaluate(step)
@@ -206,10 +247,28 @@ class InMemoryEvaluatorHook(tf.estimator.SessionRunHook):
             return True
         return bool(self._every_n_secs) and time.monotonic() - self._last_time >= self._every_n_secs
 
+    def _build_eval(self, train_graph):
+        eval_graph = _EvalGraph(
+            self._estimator, self._input_fn, self._steps, self._user_hooks, train_graph
+        )
+        if self._design == "copy":
+            return _CopyEval(eval_graph, self._estimator)
+        try:
+            graph_def, targets = _in_place_plan(eval_graph, self._estimator)
+            return _InPlaceEval(eval_graph, train_graph, self.label, graph_def, targets)
+        except _CannotMap as cannot:
+            reason = str(cannot)
+        if self._design == "in_place":
+            raise InPlaceUnsupportedError(
+                f"design='in_place' cannot evaluate ({self.label}) in place: {reason}. "
+                "Use design=None (falls back to copying the weights) or design='copy'"
+            )
+        log.info("in-memory evaluation (%s) copies the weights: %s", self.label, reason)
+        return _CopyEval(eval_graph, self._estimator)
+
     def _evaluate(self, step: int) -> None:
         try:
-            weights = self._fetch_weights()
-            raw = self._eval.evaluate(weights)
+            raw, read_weights = self._eval.evaluate()
         except Exception as error:
             raise EvaluationFailedError(
                 f"in-memory evaluation ({self.label}) at global step {step} failed: "
@@ -221,15 +280,16 @@ class InMemoryEvaluatorHook(tf.estimator.SessionRunHook):
         }
         self.history[step] = metrics
         self._last_step, self._last_time = step, time.monotonic()
+        weights = _WeightsOnce(read_weights, step, self.label)
         evaluation = Evaluation(
-            step,
-            metrics,
-            self.label,
-            _weights=lambda: dict(zip(self._eval.checkpoint_names, weights)),
-            _stop=self._request_stop,
+            step, metrics, self.label, _weights=weights, _stop=self._request_stop
         )
-        for callback in self._callbacks:
-            callback(evaluation)
+        try:
+            for callback in self._callbacks:
+                callback(evaluation)
+        finally:
+            # In place, the variables move on with the next training step.
+            weights.between_steps = self._eval.design == "copy"
 
     def _request_stop(self, reason: str) -> None:
         self.stop_reason = reason
@@ -240,76 +300,72 @@ class InMemoryEvaluatorHook(tf.estimator.SessionRunHook):
             self._eval = None
 
 
-class _EvalSession:
-    """The model's eval graph, built once, in a session kept open between evaluations."""
+class _WeightsOnce:
+    """An evaluation's weights: read on the first call (while still valid), then cached."""
+
+    def __init__(self, read: Callable[[], dict], step: int, label: str):
+        self._read, self._step, self._label = read, step, label
+        self._weights = None
+        self.between_steps = True  # False once training may have changed the variables
+
+    def __call__(self) -> dict:
+        if self._weights is None:
+            if not self.between_steps:
+                raise RuntimeError(
+                    f"Evaluation.weights() of {self._label} step {self._step} was first called "
+                    "after its callbacks returned; in-place evaluation reads the live training "
+                    "variables, which training has changed since: call weights() inside the "
+                    "callback"
+                )
+            self._weights = self._read()
+        return self._weights
+
+
+class _EvalGraph:
+    """The model's eval graph, built in a scratch graph exactly as estimator.evaluate() builds it."""
 
     def __init__(self, estimator, input_fn, steps, user_hooks, train_graph):
-        train_variables = train_graph.get_collection(tf.compat.v1.GraphKeys.GLOBAL_VARIABLES)
         self.graph = tf.Graph()
         self._epoch = None
         with self.graph.as_default():
             # The same graph estimator.evaluate() builds: same metrics, same names.
-            scaffold, update_op, eval_dict, hooks = tf_internals.build_eval_graph(
+            self.scaffold, update_op, eval_dict, hooks = tf_internals.build_eval_graph(
                 estimator, self._endless(input_fn, steps), user_hooks
             )
             for hook in hooks:
                 hook.begin()
-            eval_variables = {v.name: v for v in tf.compat.v1.global_variables()}
-            by_name = {v.name: v for v in train_variables}
-            shared = sorted(set(eval_variables) & set(by_name))
-            self.train_variables = [by_name[n] for n in shared]
-            # The names a Saver gives these variables in a checkpoint.
-            self.checkpoint_names = [by_name[n].op.name for n in shared]
-            weights = [
-                tf.compat.v1.placeholder(
-                    eval_variables[n].dtype.base_dtype, eval_variables[n].shape
-                )
-                for n in shared
-            ]
-            assign = tf.group(
-                [eval_variables[n].assign(w, read_value=False) for n, w in zip(shared, weights)]
-            )
-            guards.check_graphs(train_graph, self.graph, scaffold)
+            guards.check_graphs(train_graph, self.graph, self.scaffold)
+            by_name = {
+                v.name: v
+                for v in train_graph.get_collection(tf.compat.v1.GraphKeys.GLOBAL_VARIABLES)
+            }
+            self.eval_variables = tf.compat.v1.global_variables()  # each has a training twin
+            self.train_variables = [by_name[v.name] for v in self.eval_variables]
             # Metrics accumulate in local variables: zero them before every evaluation.
-            reset_metrics = tf.compat.v1.variables_initializer(tf.compat.v1.local_variables())
-            init = scaffold.init_op or tf.compat.v1.global_variables_initializer()
-            local_init = (
-                scaffold.local_init_op or tf.compat.v1.train.Scaffold.default_local_init_op()
+            self.reset_metrics = tf.compat.v1.variables_initializer(tf.compat.v1.local_variables())
+            self.local_init = (
+                self.scaffold.local_init_op or tf.compat.v1.train.Scaffold.default_local_init_op()
             )
-        self.graph.finalize()  # nothing below may add an op: the graph cannot grow
-        self.session = tf.compat.v1.Session(
-            graph=self.graph, config=tf_internals.session_config(estimator)
-        )
-        self.session.run(init)  # every shared variable is overwritten before each evaluation
-        self.session.run(local_init)  # local variables and lookup tables
-        self._load_weights = self.session.make_callable(assign, feed_list=weights)
-        self._reset_metrics = self.session.make_callable(reset_metrics)
-        self._run_update = self.session.make_callable(update_op)
-        self._read_metrics = self.session.make_callable(eval_dict)
-        self._update_op = update_op
-        self._steps = steps
-        self._input_hooks = [h for h in hooks if isinstance(h, tf_internals.DatasetInitializerHook)]
-        self._hooks = [h for h in hooks if h not in self._input_hooks]
-        # Hooks that only act at session creation need no per-batch hook machinery.
-        self._per_batch_hooks = [h for h in hooks if _acts_per_batch(h)]
-        self._coord = tf.compat.v1.train.Coordinator()
-        try:
-            self._batches = self._count_epoch_batches()
-        except Exception:
-            self.session.close()
-            raise
-        self._restart_input = True
+        self.update_op = self.graph.as_graph_element(update_op)
+        self.eval_dict = {k: self.graph.as_graph_element(v) for k, v in eval_dict.items()}
+        # The names a Saver gives the evaluated variables in a checkpoint.
+        self.checkpoint_names = [v.op.name for v in self.train_variables]
+        self.input_hooks = [h for h in hooks if isinstance(h, tf_internals.DatasetInitializerHook)]
+        self.other_hooks = [h for h in hooks if h not in self.input_hooks]
+        self.steps = steps
 
     def _endless(self, input_fn, steps):
         """input_fn, its dataset repeated: one iterator for the whole run.
 
         Re-initialising a tf.data iterator re-optimises the dataset graph (about 14 ms
-        for a two-batch eval set) and leaks a little memory each time. Repeating the
-        eval dataset (after `take(steps)`, when steps are given) and running exactly one
-        epoch of batches per evaluation feeds every evaluation the same batches as a
-        fresh iterator would, without either cost. The eval set must therefore be the
-        same on every pass (as a held-out set is); a pipeline that prefetches may read
-        the start of the next pass before the next evaluation.
+        for a two-batch eval set) and leaks a little memory each time; in the training
+        session, after training steps, an in-place prototype saw it stall 420-470 ms in
+        about half of the evaluations (issue 13). Repeating the eval dataset (after `take(steps)`, when steps are
+        given) and running exactly one epoch of batches per evaluation feeds every
+        evaluation the same batches as a fresh iterator would, without those costs. The
+        eval set must therefore be the same on every pass (as a held-out set is); a
+        pipeline that prefetches may read the start of the next pass before the next
+        evaluation.
         """
         wanted = tf_internals.input_fn_args(input_fn)
 
@@ -327,23 +383,78 @@ class _EvalSession:
 
         return endless_input_fn
 
-    def _count_epoch_batches(self) -> int | None:
+    @property
+    def is_dataset(self) -> bool:
+        return self._epoch is not None
+
+    def count_epoch_batches(self, session) -> int | None:
+        """Batches in one pass of the eval dataset (None when input_fn returns tensors)."""
         if self._epoch is None:
             return None
         cardinality, count = self._epoch
-        batches = self.session.run(cardinality)
+        batches = session.run(cardinality)
         if batches == tf.data.INFINITE_CARDINALITY:
             raise EndlessEvalDataError(
                 "the eval input_fn returns an endless dataset (does it repeat()?), so an "
                 "evaluation would never end: remove the repeat or pass steps="
             )
         if batches == tf.data.UNKNOWN_CARDINALITY:
-            batches = self.session.run(count)  # one pass over the input, once per run
+            batches = session.run(count)  # one pass over the input, once per run
         return int(batches)
 
-    def evaluate(self, weights: list) -> dict:
-        self._load_weights(*weights)
-        return self.run()
+
+class _CopyEval:
+    """Design "copy": the eval graph in its own session, kept open; each evaluation copies
+    the training variables into it (one fetch, one grouped assign)."""
+
+    design = "copy"
+
+    def __init__(self, eval_graph: _EvalGraph, estimator):
+        self.checkpoint_names = eval_graph.checkpoint_names
+        self.graph = eval_graph.graph
+        self._train_variables = eval_graph.train_variables
+        with self.graph.as_default():
+            weights = [
+                tf.compat.v1.placeholder(v.dtype.base_dtype, v.shape)
+                for v in eval_graph.eval_variables
+            ]
+            assign = tf.group(
+                [v.assign(w, read_value=False) for v, w in zip(eval_graph.eval_variables, weights)]
+            )
+            init = eval_graph.scaffold.init_op or tf.compat.v1.global_variables_initializer()
+        self.graph.finalize()  # nothing below may add an op: the graph cannot grow
+        self.session = tf.compat.v1.Session(
+            graph=self.graph, config=tf_internals.session_config(estimator)
+        )
+        try:
+            self.session.run(init)  # every shared variable is overwritten before each evaluation
+            self.session.run(eval_graph.local_init)  # local variables and lookup tables
+            self.load = self.session.make_callable(assign, feed_list=weights)
+            self._reset_metrics = self.session.make_callable(eval_graph.reset_metrics)
+            self._run_update = self.session.make_callable(eval_graph.update_op)
+            self._read_metrics = self.session.make_callable(eval_graph.eval_dict)
+            self._batches = eval_graph.count_epoch_batches(self.session)
+        except Exception:
+            self.session.close()
+            raise
+        self._update_op = eval_graph.update_op
+        self._steps = eval_graph.steps
+        self._input_hooks = eval_graph.input_hooks
+        self._hooks = eval_graph.other_hooks
+        # Hooks that only act at session creation need no per-batch hook machinery.
+        self._per_batch_hooks = [h for h in self._hooks + self._input_hooks if _acts_per_batch(h)]
+        self._coord = tf.compat.v1.train.Coordinator()
+        self._restart_input = True
+        self.fetch = None
+
+    def start(self, train_session) -> None:
+        """A new training session (the first, or one recreated after an error)."""
+        self.fetch = train_session.make_callable(self._train_variables)
+
+    def evaluate(self) -> tuple[dict, Callable[[], dict]]:
+        weights = self.fetch()
+        self.load(*weights)
+        return self.run(), lambda: dict(zip(self.checkpoint_names, weights))
 
     def run(self) -> dict:
         """One evaluation pass over the weights already loaded: the evaluation's own work."""
@@ -378,6 +489,165 @@ class _EvalSession:
         self.session.close()
 
 
+# Ops that only read a resource variable: the only uses of a training variable's handle
+# the imported evaluation may make.
+_READ_OPS = frozenset(
+    {"ReadVariableOp", "ResourceGather", "ResourceGatherNd", "VariableShape", "VarIsInitializedOp"}
+)
+_VARIABLE_OPS = frozenset({"VarHandleOp", "VariableV2", "Variable"})
+
+
+class _InPlaceEval:
+    """Design "in_place": the eval graph imported into the training graph, its variables
+    mapped onto the training variables' own handles, run in the training session between
+    two training steps. Nothing is copied; nothing is added to the training graph's
+    collections, so its Saver, summaries, init and ready ops do not see the evaluation."""
+
+    design = "in_place"
+
+    def __init__(self, eval_graph: _EvalGraph, train_graph, label: str, graph_def, targets):
+        self.checkpoint_names = eval_graph.checkpoint_names
+        self.graph = train_graph
+        self._train_variables = eval_graph.train_variables
+        with tf.compat.v1.Session(graph=eval_graph.graph) as scratch:
+            # Before training starts: an endless eval set is refused here.
+            self._batches = eval_graph.count_epoch_batches(scratch)
+        scope = train_graph.unique_name(f"in_memory_{label}", mark_as_used=True)
+        mapped = {
+            f"{v.op.name}:0": train.handle
+            for v, train in zip(eval_graph.eval_variables, eval_graph.train_variables)
+        }
+        for node in graph_def.node:
+            # The evaluation's own state (metric variables, iterator, tables) gets shared
+            # names of its own: it never aliases the training session's resources.
+            if "shared_name" in node.attr and node.attr["shared_name"].s:
+                node.attr["shared_name"].s = f"{scope}/{node.name}".encode()
+        names = [t.name for t in eval_graph.eval_dict.values()]
+        ops_before = len(train_graph.get_operations())
+        try:
+            with train_graph.as_default():
+                elements = tf.compat.v1.import_graph_def(
+                    graph_def,
+                    input_map=mapped,
+                    return_elements=[*targets, *names],
+                    name=f"{scope}/",
+                )
+        except (ValueError, tf.errors.OpError) as error:
+            # TensorFlow imports all or nothing; fall back only if that held.
+            if len(train_graph.get_operations()) != ops_before:
+                raise
+            raise _CannotMap(
+                f"the eval graph does not import into the training graph ({error})"
+            ) from error
+        # Functions the eval graph calls (e.g. tf.data's py_function) are registered
+        # against it: keep it alive as long as its imported copy.
+        self._scratch_graph = eval_graph.graph
+        update_op, reset, local_init, iterator_init = elements[:4]
+        self._fetches = (
+            update_op,
+            reset,
+            local_init,
+            iterator_init,
+            dict(zip(eval_graph.eval_dict, elements[4:])),
+        )
+        self._restart_input = True
+
+    def start(self, train_session) -> None:
+        """A new training session: initialise the evaluation's own state in it, once."""
+        update_op, reset, local_init, iterator_init, eval_dict = self._fetches
+        train_session.run(local_init)  # local variables and lookup tables of the evaluation
+        self._init_iterator = train_session.make_callable(iterator_init)
+        self._reset_metrics = train_session.make_callable(reset)
+        self._run_update = train_session.make_callable(update_op)
+        self._read_metrics = train_session.make_callable(eval_dict)
+        self.fetch = train_session.make_callable(self._train_variables)
+        self._init_iterator()  # once per training session, not per evaluation
+        self._restart_input = False
+
+    def evaluate(self) -> tuple[dict, Callable[[], dict]]:
+        raw = self.run()
+        return raw, lambda: dict(zip(self.checkpoint_names, self.fetch()))
+
+    def run(self) -> dict:
+        """One evaluation pass: the evaluation's own work, in the training session."""
+        self._reset_metrics()
+        if self._restart_input:
+            self._init_iterator()
+        done = 0
+        while done < self._batches:
+            try:
+                self._run_update()
+            except tf.errors.OutOfRangeError:
+                break
+            done += 1
+        self._restart_input = done != self._batches
+        return self._read_metrics()
+
+    def close(self):
+        pass  # everything lives in the training graph and session
+
+
+class _CannotMap(Exception):
+    """Why the eval graph cannot be mapped onto the training variables with certainty."""
+
+
+def _in_place_plan(eval_graph: _EvalGraph, estimator):
+    """(graph_def, targets) to import, if the eval graph maps onto the training variables
+    with certainty; else raises _CannotMap saying why not."""
+    strategy = estimator.config.train_distribute
+    if strategy is not None:
+        raise _CannotMap(
+            f"train_distribute={type(strategy).__name__} keeps a copy of each variable per replica"
+        )
+    if eval_graph.other_hooks:
+        hooks = ", ".join(sorted({type(h).__name__ for h in eval_graph.other_hooks}))
+        raise _CannotMap(f"eval hooks ({hooks}) hold tensors of the separate eval graph")
+    if not eval_graph.is_dataset or len(eval_graph.input_hooks) != 1:
+        raise _CannotMap("the eval input_fn does not return one tf.data.Dataset")
+    for eval_variable, train_variable in zip(eval_graph.eval_variables, eval_graph.train_variables):
+        if tf_internals.is_partitioned(eval_variable) or tf_internals.is_partitioned(
+            train_variable
+        ):
+            raise _CannotMap(f"{train_variable.op.name} is a partitioned variable")
+        if eval_variable.op.type != "VarHandleOp" or train_variable.op.type != "VarHandleOp":
+            raise _CannotMap(f"{train_variable.op.name} is not a resource variable")
+    graph = eval_graph.graph
+    iterator_init = tf_internals.dataset_initializer(eval_graph.input_hooks[0])
+    targets = [
+        op.name
+        for op in (
+            eval_graph.update_op,
+            eval_graph.reset_metrics,
+            eval_graph.local_init,
+            iterator_init,
+        )
+    ]
+    needed = targets + [t.op.name for t in eval_graph.eval_dict.values()]
+    # Only what an evaluation runs: not the eval variables' initializers, which would
+    # overwrite the training variables once mapped onto them.
+    graph_def = tf.compat.v1.graph_util.extract_sub_graph(graph.as_graph_def(), needed)
+    keys = tf.compat.v1.GraphKeys
+    mapped = {v.op.name for v in eval_graph.eval_variables}
+    own = {
+        v.op.name
+        for key in (keys.LOCAL_VARIABLES, keys.METRIC_VARIABLES)
+        for v in graph.get_collection(key)
+    }
+    for node in graph_def.node:
+        if node.op in _VARIABLE_OPS and node.name not in mapped | own:
+            raise _CannotMap(
+                f"the eval graph's variable {node.name} is in no variable collection, so it "
+                "cannot be placed as model or evaluation state"
+            )
+        for source in node.input:
+            name = source.split(":")[0]
+            if name in mapped and not source.startswith("^") and node.op not in _READ_OPS:
+                raise _CannotMap(
+                    f"the eval graph's op {node.name} ({node.op}) may write the variable {name}"
+                )
+    return graph_def, targets
+
+
 def _acts_per_batch(hook) -> bool:
     base = tf.estimator.SessionRunHook
     return (
@@ -385,21 +655,56 @@ def _acts_per_batch(hook) -> bool:
     )
 
 
-# Design note: why a separate eval session fed with the variables.
+# Design note: why "in_place" is the default and "copy" the fallback.
 #
-# Two designs were measured (TF 2.15.1, 2 CPU cores, MLPs of 11k / 5M / 50M parameters):
-#   A. this one: the eval graph in its own session, kept open; each evaluation fetches
-#      the training variables to the host once and assigns them in one grouped op.
-#   B. an in-graph copy: copies of the variables inside the training graph, filled by
-#      one grouped assign in the training session, with the eval model built on them.
-# Weight transfer per evaluation: A 0.29 / 3.4 / 51 ms; B 0.02 / 2.2 / 18 ms, once the
-# copy it defers into the next training step is counted (its assign shares the
-# variable's buffer; the next update of the variable pays for the copy). No memory
-# growth in either. B saves ~30 ms per evaluation at 50M parameters; A already
-# brings the per-evaluation overhead to 0.01x (11k) ... 0.04x (50M) of the stock hook's
-# (tests/benchmarks/evaluator.py in the template repository). B would put a second
-# model, its metric variables, its input pipeline and its summaries into the training
-# graph, where the Saver, merged summaries, collections (UPDATE_OPS, LOCAL_VARIABLES)
-# and user hooks all see them, and make every training step after an evaluation pay
-# the deferred copy. A keeps the training graph and its checkpoints exactly as they
-# are without the hook; the measured difference did not justify that risk.
+# Two designs, both built from the same eval graph (what estimator.evaluate() builds):
+#   in_place: the eval graph, pruned to what an evaluation runs, is imported into the
+#     training graph in begin() with each eval variable's handle mapped onto the
+#     training variable's own handle; it runs in the training session between two
+#     training steps. Only reads of the training variables are allowed (any other use
+#     of a mapped handle falls back); the evaluation's own resources (metric variables,
+#     iterator, tables) get shared names under a scope of their own, and nothing is
+#     added to the training graph's collections, so the Saver, the merged summary op, the
+#     init/ready ops and the training loop never see the evaluation.
+#   copy: the eval graph in its own session, kept open; each evaluation fetches the
+#     training variables to the host once and assigns them in one grouped op.
+#
+# Measured with tests/benchmarks/evaluator.py (template repository; TF 2.15.1, 2 CPU
+# cores shared with other jobs, load average 2-9, so single numbers move by up to 2x
+# between runs; every step evaluated, designs interleaved in 3 rounds; medians; own
+# compute = a bare pass in the copy design's eval session right after each of its
+# evaluations, weights in place). Per evaluation, ms:
+#          in_place | copy = fetch + load + run   | stock | own compute
+#   11k:   0.45     | 0.75 = 0.08 + 0.17 + 0.37   | 43    | 0.36
+#   5M:    4.70     | 8.99 = 1.40 + 1.56 + 4.55   | 138   | 4.19
+#   50M:   39.8     | 103  = 63.0 + 15.5 + 34.9   | 1817  | 28.1 (43.4 ms of CPU time)
+# in_place overhead (per evaluation minus own compute) against the issue's goals: 11k
+# 0.10 ms (goal <= 0.5 ms); 5M 0.12x wall, 0.13x CPU time (goal <= 0.15x); 50M 0.42x
+# wall but -0.02x CPU time, and 0.06x wall / 0.07x CPU in another run: the reference
+# pass happened to get 1.5 cores there. Side by side in one process, a bare in-place
+# pass in the training session and a bare pass in the copy's eval session take the same
+# time (38.4 vs 37.9 ms at 50M, the same fused MatMul kernels). copy's overhead: 0.39 ms,
+# 1.1x, 2.7x (fetch and load are the copy). Per evaluation over 4 estimator.train calls
+# in one process (50M): in_place 36 / 26 / 23 / 42 ms, copy 58 / 61 / 63 / 78 ms.
+# 1000 evaluations at 11k: in_place 0.43 -> 0.39 ms, copy 0.65 -> 0.62 ms (first ->
+# last 10%); RSS slope in a fresh process 0.36 / 0.41 KB per evaluation, about the
+# `history` entry each keeps (stock: 49-89 KB and 60 -> 110 ms). Ops added per
+# evaluation: 0 for both (stock: 6). Training step time with either hook: within noise
+# of without one (CPU time within 0.5 ms at 5M and 16 ms at 50M; wall time moved by up
+# to +-65 ms at 50M, both ways, for both designs).
+# The parity suite (metrics equal estimator.evaluate() at every evaluated step for the
+# canned DNN and a model_fn, identical summaries to TensorFlow's hook, schedule, resume,
+# named evaluations, steps=) passes for both designs; with and without the hook the
+# training checkpoint (names, shapes and values), the training summaries and the
+# training graph's collections are identical (tests/test_inmemory_inplace.py).
+#
+# So in_place is the default: no copy at all (on a GPU, no device -> host -> device
+# round trip), 1.7-2.6x faster per evaluation than copy; it meets the 11k and 5M goals,
+# and the 50M one in CPU time (in wall time in one of two runs); copy meets only the 11k
+# goal. Copy stays for what in_place cannot map with certainty: train_distribute (per-replica variables), partitioned or non-resource variables, eval
+# hooks= (their tensors live in the eval graph), an input_fn that returns tensors, an
+# eval op that uses a variable other than by reading it, a variable in no collection,
+# or a graph that does not import. Costs of in_place, by design: the evaluated weights
+# can only be read (Evaluation.weights()) while the callbacks run, and the training
+# graph's GraphDef (graph.pbtxt, the .meta files) includes the imported eval ops and
+# whatever the eval dataset embeds as constants (not the checkpoint's variables).

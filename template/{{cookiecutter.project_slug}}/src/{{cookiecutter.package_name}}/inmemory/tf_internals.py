@@ -48,6 +48,16 @@ def build_train_graph(estimator, input_fn) -> None:
     estimator._call_model_fn(features, labels, tf.estimator.ModeKeys.TRAIN, estimator.config)
 
 
+def dataset_initializer(hook):
+    """The iterator initializer op of an Estimator input hook, after its begin()."""
+    return hook._initializer
+
+
+def is_partitioned(variable) -> bool:
+    """Whether a variable is one slice of a partitioned variable."""
+    return getattr(variable, "_save_slice_info", None) is not None
+
+
 def session_config(estimator):
     """The tf.compat.v1.ConfigProto the estimator's own sessions use."""
     return estimator._session_config
