@@ -407,6 +407,9 @@ def main(argv: list[str] | None = None) -> int:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, stop)
+    # Ctrl-C must stop the cluster even when this process was started with SIGINT ignored
+    # (as a background job of a script is), where Python installs no handler of its own.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         code = launcher.run()
     except KeyboardInterrupt:
