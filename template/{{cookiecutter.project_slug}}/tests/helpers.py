@@ -87,3 +87,17 @@ def diabetes_csv(folder) -> list[str]:
         "data.label_column=progression",
         "data.task=regression",
     ]
+
+
+def custom_params(data) -> dict:
+    """params for custom_model_fn on `data`, with a small hidden layer."""
+    from {{ cookiecutter.package_name }}.model import feature_columns
+
+    return {
+        "hidden_units": [16],
+        "dropout": None,
+        "learning_rate": 0.05,
+        "task": data.task,
+        "n_classes": data.n_classes,
+        "feature_columns": feature_columns(data),
+    }

@@ -4,27 +4,17 @@ import json
 
 import pytest
 import tensorflow as tf
+from helpers import custom_params
 
 from {{ cookiecutter.package_name }} import inmemory
 from {{ cookiecutter.package_name }}.data import eval_input_fn, load_digits, train_input_fn
 from {{ cookiecutter.package_name }}.inmemory import InMemoryEvaluatorHook, guards
-from {{ cookiecutter.package_name }}.model import custom_model_fn, feature_columns
+from {{ cookiecutter.package_name }}.model import custom_model_fn
 
 
 @pytest.fixture(scope="module")
 def data():
     return load_digits(0.2, 0)
-
-
-def params(data):
-    return {
-        "hidden_units": [16],
-        "dropout": None,
-        "learning_rate": 0.05,
-        "task": data.task,
-        "n_classes": data.n_classes,
-        "feature_columns": feature_columns(data),
-    }
 
 
 def with_extra(extra):
@@ -80,7 +70,7 @@ GRAPH_CASES = [
 
 def train_with_hook(model_dir, data, model_fn=custom_model_fn, config=None, **hook_kwargs):
     config = (config or tf.estimator.RunConfig()).replace(model_dir=str(model_dir))
-    estimator = tf.estimator.Estimator(model_fn, params=params(data), config=config)
+    estimator = tf.estimator.Estimator(model_fn, params=custom_params(data), config=config)
     hook = InMemoryEvaluatorHook(
         estimator, eval_input_fn(data, 128), every_n_iter=10, **hook_kwargs
     )
@@ -111,7 +101,7 @@ def test_hook_refuses_the_graph_before_the_training_session(tmp_path, data, extr
 def test_preflight_refuses_the_graph_without_touching_model_dir(
     tmp_path, data, extra, error, cause
 ):
-    estimator = tf.estimator.Estimator(with_extra(extra), str(tmp_path), params=params(data))
+    estimator = tf.estimator.Estimator(with_extra(extra), str(tmp_path), params=custom_params(data))
     with pytest.raises(error) as raised:
         inmemory.preflight(estimator, train_input_fn(data, 32, 1), eval_input_fn(data, 128))
     assert cause in str(raised.value)
@@ -120,7 +110,7 @@ def test_preflight_refuses_the_graph_without_touching_model_dir(
 
 def test_preflight_accepts_the_shipped_models(tmp_path, data):
     # Optimizer slots and the global step exist only in the training graph: that is fine.
-    estimator = tf.estimator.Estimator(custom_model_fn, str(tmp_path), params=params(data))
+    estimator = tf.estimator.Estimator(custom_model_fn, str(tmp_path), params=custom_params(data))
     inmemory.preflight(estimator, train_input_fn(data, 32, 1), eval_input_fn(data, 128))
 
 

@@ -13,7 +13,7 @@ import re
 import numpy as np
 import pytest
 import tensorflow as tf
-from helpers import compose_train
+from helpers import compose_train, custom_params
 
 from {{ cookiecutter.package_name }} import inmemory
 from {{ cookiecutter.package_name }}.data import eval_input_fn, load_dataset, train_input_fn
@@ -22,7 +22,6 @@ from {{ cookiecutter.package_name }}.model import build_estimator, custom_model_
 
 DESIGNS = ["in_place", "copy"]
 HOOK_LOGGER = "{{ cookiecutter.package_name }}.inmemory.hook"
-PARAMS = {"hidden_units": [16], "dropout": None, "n_classes": 10, "learning_rate": 0.05}
 
 
 @pytest.fixture(scope="module")
@@ -190,16 +189,16 @@ def mirrored_config():
     )
 
 
-def custom_estimator(model_dir, model_fn=custom_model_fn, config=None):
+def custom_estimator(model_dir, data, model_fn=custom_model_fn, config=None):
     config = (config or tf.estimator.RunConfig(save_checkpoints_steps=10)).replace(
         model_dir=str(model_dir)
     )
-    return tf.estimator.Estimator(model_fn, params=PARAMS, config=config)
+    return tf.estimator.Estimator(model_fn, params=custom_params(data), config=config)
 
 
 def test_distribution_strategy_falls_back_to_the_copy_with_one_log_line(tmp_path, data, caplog):
     caplog.set_level(logging.INFO, logger=HOOK_LOGGER)
-    estimator = custom_estimator(tmp_path, config=mirrored_config())
+    estimator = custom_estimator(tmp_path, data, config=mirrored_config())
     hook = InMemoryEvaluatorHook(estimator, eval_input_fn(data, 128), every_n_iter=10)
     train(estimator, data, 20, hook)
     assert hook._design_used == "copy"
@@ -214,7 +213,7 @@ def test_distribution_strategy_falls_back_to_the_copy_with_one_log_line(tmp_path
 
 
 def test_forcing_in_place_under_a_distribution_strategy_is_refused(tmp_path, data):
-    estimator = custom_estimator(tmp_path, config=mirrored_config())
+    estimator = custom_estimator(tmp_path, data, config=mirrored_config())
     with pytest.raises(inmemory.InPlaceUnsupportedError, match="train_distribute=Mirrored"):
         InMemoryEvaluatorHook(
             estimator, eval_input_fn(data, 128), every_n_iter=10, design="in_place"
@@ -267,7 +266,7 @@ def test_what_the_mapping_cannot_place_falls_back_to_the_copy(
     tmp_path, data, caplog, model_fn, reason
 ):
     caplog.set_level(logging.INFO, logger=HOOK_LOGGER)
-    estimator = custom_estimator(tmp_path, model_fn)
+    estimator = custom_estimator(tmp_path, data, model_fn)
     hook = InMemoryEvaluatorHook(estimator, eval_input_fn(data, 128), every_n_iter=10)
     train(estimator, data, 20, hook)
     assert hook._design_used == "copy"
@@ -284,7 +283,7 @@ def test_what_the_mapping_cannot_place_falls_back_to_the_copy(
 def test_forcing_in_place_where_it_cannot_map_is_refused_before_training(
     tmp_path, data, model_fn, reason
 ):
-    estimator = custom_estimator(tmp_path, model_fn)
+    estimator = custom_estimator(tmp_path, data, model_fn)
     hook = InMemoryEvaluatorHook(
         estimator, eval_input_fn(data, 128), every_n_iter=10, design="in_place"
     )
