@@ -101,3 +101,22 @@ def custom_params(data) -> dict:
         "n_classes": data.n_classes,
         "feature_columns": feature_columns(data),
     }
+
+
+def estimator_for(model_dir, data, model="dnn", save_checkpoints_steps=1000):
+    """The configured `model` on `data`, keeping every checkpoint it writes."""
+    from {{ cookiecutter.package_name }}.model import build_estimator
+
+    cfg = compose_train(
+        f"model={model}",
+        f"trainer.save_checkpoints_steps={save_checkpoints_steps}",
+        "trainer.keep_checkpoint_max=100",
+    )
+    return build_estimator(cfg.model, cfg.trainer, data, str(model_dir))
+
+
+def train_steps(estimator, data, max_steps, *hooks):
+    """estimator.train() on `data` up to `max_steps`, with `hooks`."""
+    from {{ cookiecutter.package_name }}.data import train_input_fn
+
+    estimator.train(train_input_fn(data, 32, seed=1), max_steps=max_steps, hooks=list(hooks))

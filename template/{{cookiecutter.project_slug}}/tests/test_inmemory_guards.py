@@ -7,14 +7,9 @@ import tensorflow as tf
 from helpers import custom_params
 
 from {{ cookiecutter.package_name }} import inmemory
-from {{ cookiecutter.package_name }}.data import eval_input_fn, load_digits, train_input_fn
+from {{ cookiecutter.package_name }}.data import eval_input_fn, train_input_fn
 from {{ cookiecutter.package_name }}.inmemory import InMemoryEvaluatorHook, guards
 from {{ cookiecutter.package_name }}.model import custom_model_fn
-
-
-@pytest.fixture(scope="module")
-def data():
-    return load_digits(0.2, 0)
 
 
 def with_extra(extra):

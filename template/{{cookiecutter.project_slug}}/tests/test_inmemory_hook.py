@@ -7,35 +7,16 @@ in the training session) and "copy" (a separate eval session the weights are cop
 import numpy as np
 import pytest
 import tensorflow as tf
-from helpers import compose_train
+from helpers import estimator_for, train_steps
 
-from {{ cookiecutter.package_name }}.data import eval_input_fn, load_dataset, train_input_fn
+from {{ cookiecutter.package_name }}.data import eval_input_fn
 from {{ cookiecutter.package_name }}.inmemory import (
     EndlessEvalDataError,
     EvaluationFailedError,
     InMemoryEvaluatorHook,
 )
-from {{ cookiecutter.package_name }}.model import build_estimator
 
 DESIGNS = ["in_place", "copy"]
-
-
-@pytest.fixture(scope="module")
-def data():
-    return load_dataset(compose_train().data)
-
-
-def estimator_for(model_dir, data, model="dnn", save_checkpoints_steps=1000):
-    cfg = compose_train(
-        f"model={model}",
-        f"trainer.save_checkpoints_steps={save_checkpoints_steps}",
-        "trainer.keep_checkpoint_max=100",
-    )
-    return build_estimator(cfg.model, cfg.trainer, data, str(model_dir))
-
-
-def train(estimator, data, max_steps, *hooks):
-    estimator.train(train_input_fn(data, 32, seed=1), max_steps=max_steps, hooks=list(hooks))
 
 
 def summaries(event_dir):
@@ -57,7 +38,7 @@ def test_metrics_equal_estimator_evaluate_on_the_same_weights(tmp_path, data, mo
     hook = InMemoryEvaluatorHook(
         estimator, eval_input_fn(data, 128), every_n_iter=40, design=design
     )
-    train(estimator, data, 120, hook)
+    train_steps(estimator, data, 120, hook)
     assert hook._design_used == design
     assert list(hook.history) == [0, 40, 80, 120]
     for step, metrics in hook.history.items():
@@ -72,12 +53,12 @@ def test_metrics_equal_estimator_evaluate_on_the_same_weights(tmp_path, data, mo
 def test_same_summaries_as_tensorflows_hook(tmp_path, data, design):
     ours = estimator_for(tmp_path / "ours", data)
     hook = InMemoryEvaluatorHook(ours, eval_input_fn(data, 128), every_n_iter=25, design=design)
-    train(ours, data, 100, hook)
+    train_steps(ours, data, 100, hook)
     stock = estimator_for(tmp_path / "stock", data)
     stock_hook = tf.estimator.experimental.InMemoryEvaluatorHook(
         stock, eval_input_fn(data, 128), every_n_iter=25
     )
-    train(stock, data, 100, stock_hook)
+    train_steps(stock, data, 100, stock_hook)
     ours_summaries, stock_summaries = (
         summaries(tmp_path / "ours/eval"),
         summaries(tmp_path / "stock/eval"),
@@ -107,7 +88,7 @@ def test_evaluates_at_start_every_n_and_end_never_twice(
             lambda evaluation: seen.append((evaluation.step, evaluation.metrics["global_step"]))
         ],
     )
-    train(estimator, data, max_steps, hook)
+    train_steps(estimator, data, max_steps, hook)
     assert list(hook.history) == expected
     assert seen == [(step, step) for step in expected]
     assert hook.latest == hook.history[expected[-1]]
@@ -119,11 +100,11 @@ def test_resumed_run_keeps_the_global_step_cadence(tmp_path, data, design):
     first = InMemoryEvaluatorHook(
         estimator, eval_input_fn(data, 128), every_n_iter=50, design=design
     )
-    train(estimator, data, 70, first)
+    train_steps(estimator, data, 70, first)
     resumed = InMemoryEvaluatorHook(
         estimator, eval_input_fn(data, 128), every_n_iter=50, design=design
     )
-    train(estimator, data, 210, resumed)
+    train_steps(estimator, data, 210, resumed)
     assert list(first.history) == [0, 50, 70]
     assert list(resumed.history) == [70, 100, 150, 200, 210]
 
@@ -133,7 +114,7 @@ def test_every_n_secs_schedules_by_time(tmp_path, data):
     hook = InMemoryEvaluatorHook(
         estimator, eval_input_fn(data, 128), every_n_iter=None, every_n_secs=1e-9
     )
-    train(estimator, data, 5, hook)
+    train_steps(estimator, data, 5, hook)
     assert list(hook.history) == [0, 1, 2, 3, 4, 5]
 
 
@@ -152,7 +133,7 @@ def test_named_evaluations_write_separate_folders(tmp_path, data, design):
         every_n_iter=50,
         design=design,
     )
-    train(estimator, data, 100, on_eval, on_train)
+    train_steps(estimator, data, 100, on_eval, on_train)
     assert (
         sorted(summaries(tmp_path / "eval"))
         == sorted(summaries(tmp_path / "eval_train"))
@@ -183,7 +164,7 @@ def test_eval_graph_is_finalized_and_does_not_grow(tmp_path, data, design):
             )
         ],
     )
-    train(estimator, data, 30, hook)
+    train_steps(estimator, data, 30, hook)
     assert len(sizes) == 31 and len(set(sizes)) == 1 and sizes[0][1]
 
 
@@ -193,8 +174,8 @@ def test_reusing_the_hook_for_a_second_train_call_does_not_repeat_a_step(tmp_pat
     hook = InMemoryEvaluatorHook(
         estimator, eval_input_fn(data, 128), every_n_iter=50, design=design
     )
-    train(estimator, data, 70, hook)
-    train(estimator, data, 120, hook)
+    train_steps(estimator, data, 70, hook)
+    train_steps(estimator, data, 120, hook)
     assert list(hook.history) == [0, 50, 70, 100, 120]
 
 
@@ -220,7 +201,7 @@ def test_failing_evaluation_names_its_step_and_leaves_checkpoints_intact(tmp_pat
     with pytest.raises(
         EvaluationFailedError, match=r"\(eval\) at global step 100 failed: .*went away"
     ):
-        train(estimator, data, 300, hook)
+        train_steps(estimator, data, 300, hook)
     assert list(hook.history) == [0, 50]
     checkpoint = tf.train.latest_checkpoint(str(tmp_path))
     assert checkpoint.endswith("model.ckpt-100")
@@ -237,7 +218,7 @@ def test_eval_input_fn_that_raises_stops_before_training(tmp_path, data):
     with pytest.raises(
         EvaluationFailedError, match="before training started: FileNotFoundError: eval.csv"
     ):
-        train(estimator, data, 100, hook)
+        train_steps(estimator, data, 100, hook)
     assert tf.train.latest_checkpoint(str(tmp_path)) is None
 
 
@@ -249,7 +230,7 @@ def test_endless_eval_dataset_is_refused_before_training(tmp_path, data, design)
         estimator, lambda: endless().repeat(), every_n_iter=50, design=design
     )
     with pytest.raises(EndlessEvalDataError, match="endless dataset"):
-        train(estimator, data, 100, hook)
+        train_steps(estimator, data, 100, hook)
     assert tf.train.latest_checkpoint(str(tmp_path)) is None
 
 
@@ -260,7 +241,7 @@ def test_steps_evaluate_the_same_first_batches_each_time(tmp_path, data, design)
     hook = InMemoryEvaluatorHook(
         estimator, eval_input_fn(data, 128), steps=1, every_n_iter=10, design=design
     )
-    train(estimator, data, 30, hook)
+    train_steps(estimator, data, 30, hook)
     for step, metrics in hook.history.items():
         expected = estimator.evaluate(
             eval_input_fn(data, 128), steps=1, checkpoint_path=f"{tmp_path}/model.ckpt-{step}"

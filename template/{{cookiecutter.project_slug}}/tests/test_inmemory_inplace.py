@@ -13,33 +13,15 @@ import re
 import numpy as np
 import pytest
 import tensorflow as tf
-from helpers import compose_train, custom_params
+from helpers import custom_params, estimator_for, train_steps
 
 from {{ cookiecutter.package_name }} import inmemory
-from {{ cookiecutter.package_name }}.data import eval_input_fn, load_dataset, train_input_fn
+from {{ cookiecutter.package_name }}.data import eval_input_fn
 from {{ cookiecutter.package_name }}.inmemory import InMemoryEvaluatorHook
-from {{ cookiecutter.package_name }}.model import build_estimator, custom_model_fn
+from {{ cookiecutter.package_name }}.model import custom_model_fn
 
 DESIGNS = ["in_place", "copy"]
 HOOK_LOGGER = "{{ cookiecutter.package_name }}.inmemory.hook"
-
-
-@pytest.fixture(scope="module")
-def data():
-    return load_dataset(compose_train().data)
-
-
-def estimator_for(model_dir, data, model="dnn", save_checkpoints_steps=1000):
-    cfg = compose_train(
-        f"model={model}",
-        f"trainer.save_checkpoints_steps={save_checkpoints_steps}",
-        "trainer.keep_checkpoint_max=100",
-    )
-    return build_estimator(cfg.model, cfg.trainer, data, str(model_dir))
-
-
-def train(estimator, data, max_steps, *hooks):
-    estimator.train(train_input_fn(data, 32, seed=1), max_steps=max_steps, hooks=list(hooks))
 
 
 def fallback_lines(caplog) -> list[str]:
@@ -84,7 +66,7 @@ def test_shipped_models_are_evaluated_in_place_by_default(tmp_path, data, model,
     caplog.set_level(logging.INFO, logger=HOOK_LOGGER)
     estimator = estimator_for(tmp_path, data, model)
     hook = InMemoryEvaluatorHook(estimator, eval_input_fn(data, 128), every_n_iter=50)
-    train(estimator, data, 50, hook)
+    train_steps(estimator, data, 50, hook)
     assert hook._design_used == "in_place"
     assert fallback_lines(caplog) == []
 
@@ -107,7 +89,7 @@ def test_training_is_the_same_with_and_without_the_hook(tmp_path, data, model):
                     estimator, eval_input_fn(data, 128), every_n_iter=20, design=design
                 )
             )
-        train(estimator, data, 120, *hooks)
+        train_steps(estimator, data, 120, *hooks)
         checkpoint = tf.train.load_checkpoint(tf.train.latest_checkpoint(str(model_dir)))
         shapes = checkpoint.get_variable_to_shape_map()
         runs[design] = (
@@ -147,7 +129,7 @@ def test_weights_are_the_checkpoint_values_of_that_step(tmp_path, data, design):
         design=design,
         callbacks=[lambda evaluation: seen.setdefault(evaluation.step, evaluation.weights())],
     )
-    train(estimator, data, 60, hook)
+    train_steps(estimator, data, 60, hook)
     assert hook._design_used == design
     assert sorted(seen) == [0, 20, 40, 60]
     for step, weights in seen.items():
@@ -173,7 +155,7 @@ def test_weights_read_after_the_callbacks(tmp_path, data, design):
         design=design,
         callbacks=[kept.append],
     )
-    train(estimator, data, 20, hook)
+    train_steps(estimator, data, 20, hook)
     if design == "in_place":
         with pytest.raises(RuntimeError, match="step 0 was first called after its callbacks"):
             kept[0].weights()
@@ -200,7 +182,7 @@ def test_distribution_strategy_falls_back_to_the_copy_with_one_log_line(tmp_path
     caplog.set_level(logging.INFO, logger=HOOK_LOGGER)
     estimator = custom_estimator(tmp_path, data, config=mirrored_config())
     hook = InMemoryEvaluatorHook(estimator, eval_input_fn(data, 128), every_n_iter=10)
-    train(estimator, data, 20, hook)
+    train_steps(estimator, data, 20, hook)
     assert hook._design_used == "copy"
     assert fallback_lines(caplog) == [
         (
@@ -268,7 +250,7 @@ def test_what_the_mapping_cannot_place_falls_back_to_the_copy(
     caplog.set_level(logging.INFO, logger=HOOK_LOGGER)
     estimator = custom_estimator(tmp_path, data, model_fn)
     hook = InMemoryEvaluatorHook(estimator, eval_input_fn(data, 128), every_n_iter=10)
-    train(estimator, data, 20, hook)
+    train_steps(estimator, data, 20, hook)
     assert hook._design_used == "copy"
     (line,) = fallback_lines(caplog)
     assert re.fullmatch(f"in-memory evaluation \\(eval\\) copies the weights: {reason}", line)
@@ -288,7 +270,7 @@ def test_forcing_in_place_where_it_cannot_map_is_refused_before_training(
         estimator, eval_input_fn(data, 128), every_n_iter=10, design="in_place"
     )
     with pytest.raises(inmemory.InPlaceUnsupportedError, match=reason):
-        train(estimator, data, 20, hook)
+        train_steps(estimator, data, 20, hook)
     assert tf.train.latest_checkpoint(str(tmp_path)) is None
 
 
@@ -307,7 +289,7 @@ def test_eval_hooks_fall_back_to_the_copy_and_keep_their_contract(tmp_path, data
     hook = InMemoryEvaluatorHook(
         estimator, eval_input_fn(data, 128), hooks=[counter], every_n_iter=10
     )
-    train(estimator, data, 20, hook)
+    train_steps(estimator, data, 20, hook)
     assert hook._design_used == "copy"
     assert fallback_lines(caplog) == [
         (

@@ -33,6 +33,8 @@ from datetime import datetime
 from pathlib import Path
 
 from .errors import UnsupportedClusterError
+from .inmemory.errors import MalformedTFConfigError
+from .inmemory.guards import parse_tf_config
 
 PACKAGE = "{{ cookiecutter.package_name }}"
 TRAINING_JOBS = ("chief", "worker", "ps")  # the training cluster; the evaluator is not in it
@@ -68,26 +70,10 @@ def check_tf_config(tf_config: str | None) -> ClusterTask:
 
     Raises `UnsupportedClusterError` naming what is wrong and the fix.
     """
-    if not tf_config:
-        return ClusterTask()
     try:
-        config = json.loads(tf_config)
-    except json.JSONDecodeError as error:
-        raise UnsupportedClusterError(
-            f"TF_CONFIG is not JSON ({error}): fix it, or unset it to train in one process"
-        ) from None
-    if not isinstance(config, dict):
-        raise UnsupportedClusterError(
-            f"TF_CONFIG must be a JSON object with 'cluster' and 'task', got {config!r}"
-        )
-    cluster, task = config.get("cluster") or {}, config.get("task")
-    if not isinstance(cluster, dict) or not all(
-        isinstance(hosts, list) and all(isinstance(h, str) for h in hosts)
-        for hosts in cluster.values()
-    ):
-        raise UnsupportedClusterError(
-            f"TF_CONFIG's 'cluster' must map task types to lists of 'host:port', got {cluster!r}"
-        )
+        cluster, task = parse_tf_config(tf_config)
+    except MalformedTFConfigError as error:
+        raise UnsupportedClusterError(str(error)) from None
     if not cluster:
         return ClusterTask()
     if "evaluator" in cluster:

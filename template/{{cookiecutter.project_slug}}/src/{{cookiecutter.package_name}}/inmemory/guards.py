@@ -77,17 +77,26 @@ def check_schedule(every_n_iter, every_n_secs=None, steps=None, *, prefix="") ->
         )
 
 
-def check_tf_config(tf_config: str | None) -> None:
-    """Accept no TF_CONFIG, or a cluster of exactly one chief or one worker and nothing else."""
+def parse_tf_config(tf_config: str | None) -> tuple[dict, dict | None]:
+    """TF_CONFIG's (cluster, task), checked for shape only; ({}, None) when it is unset.
+
+    The one reading of TF_CONFIG: in-memory evaluation (below) and evaluator=checkpoint
+    (`cluster.check_tf_config`) each judge the layout it describes.
+    """
     if not tf_config:
-        return
+        return {}, None
     try:
         config = json.loads(tf_config)
     except json.JSONDecodeError as error:
         raise MalformedTFConfigError(
             f"TF_CONFIG is not JSON ({error}): fix it, or unset it to train on this machine"
         ) from None
-    cluster, task = _cluster_and_task(config)
+    return _cluster_and_task(config)
+
+
+def check_tf_config(tf_config: str | None) -> None:
+    """Accept no TF_CONFIG, or a cluster of exactly one chief or one worker and nothing else."""
+    cluster, task = parse_tf_config(tf_config)
     if not cluster:
         return
     training = {t: len(cluster.get(t, [])) for t in ("chief", "master", "worker")}
