@@ -29,7 +29,7 @@ from mlp import input_fn, model_fn
 tf.get_logger().setLevel("ERROR")
 
 # label: (hidden units, training steps, evaluate every n steps)
-MODELS = {"11k": ([40], 2000, 100), "50M": ([4096, 4096, 4096, 4096], 120, 20)}
+MODELS = {"11k": ([40], 20000, 100), "50M": ([4096, 4096, 4096, 4096], 120, 20)}
 
 
 class TimedKeeper(best.BestKeeper):
