@@ -35,9 +35,9 @@ def test_three_trial_search_over_learning_rate_hidden_units_and_batch_size(tmp_p
         config = OmegaConf.load(job / ".hydra" / "config.yaml")
         assert isinstance(next(iter(config.model.hidden_units)), int)  # a list, not its text
         finished = json.loads((job / "result.json").read_text())
-        accuracies.append(finished["metrics"]["accuracy"])
+        accuracies.append(finished["best"]["value"])  # what the entry point returns
         assert (job / "learning_curves.png").is_file()
-    # The sweeper maximised what the entry point returned: the monitored metric.
+    # The sweeper maximised what the entry point returned: the best monitored value.
     optimum = yaml.safe_load((sweep_dir / "optimization_results.yaml").read_text())
     assert optimum["best_value"] == max(accuracies)
 
