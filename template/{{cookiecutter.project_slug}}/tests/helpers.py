@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import re
 import subprocess
 import sys
@@ -40,6 +41,11 @@ def run_entry_point(*overrides: str, check: bool = True, env=None) -> subprocess
 def evaluations(output: str) -> list[tuple[int, float]]:
     """(step, accuracy) of every evaluation line a run logged."""
     return [(int(step), float(acc)) for _, step, acc in EVAL_LINE.findall(output)]
+
+
+def jsonl(path) -> list[dict]:
+    """The records of a JSON-lines file (e.g. a run's evaluations.jsonl)."""
+    return [json.loads(line) for line in Path(path).read_text().splitlines()]
 
 
 def checkpoints(folder) -> list[Path]:

@@ -1,6 +1,5 @@
 """The best model and early stopping, driven by the in-memory metrics, surviving restarts."""
 
-import json
 import logging
 import os
 import signal
@@ -12,16 +11,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import tensorflow as tf
-from helpers import PACKAGE, checkpoints, compose_train
+from helpers import PACKAGE, checkpoints, compose_train, jsonl
 
 from {{ cookiecutter.package_name }}.best import UnknownMonitorError, read_record
 from {{ cookiecutter.package_name }}.data import eval_input_fn, load_dataset
 from {{ cookiecutter.package_name }}.model import build_estimator
 from {{ cookiecutter.package_name }}.train import train
-
-
-def jsonl(path):
-    return [json.loads(line) for line in Path(path).read_text().splitlines()]
 
 
 def estimator_and_data(cfg, model_dir):

@@ -1,12 +1,9 @@
 """Every model option on both tasks: digits classification and CSV regression, in-process."""
 
-import json
-from pathlib import Path
-
 import numpy as np
 import pytest
 import tensorflow as tf
-from helpers import compose_train, diabetes_csv
+from helpers import compose_train, diabetes_csv, jsonl
 
 from {{ cookiecutter.package_name }}.data import load_dataset
 from {{ cookiecutter.package_name }}.model import build_estimator
@@ -22,10 +19,6 @@ MONITORED = {
 
 def overrides_for(task, folder):
     return diabetes_csv(folder) if task == "regression" else []
-
-
-def jsonl(path):
-    return [json.loads(line) for line in Path(path).read_text().splitlines()]
 
 
 @pytest.mark.parametrize("task", ["classification", "regression"])

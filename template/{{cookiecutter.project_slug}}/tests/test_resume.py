@@ -1,13 +1,12 @@
 """Nothing lost: one folder per run, and resumes that continue a run or touch nothing."""
 
 import hashlib
-import json
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from helpers import PACKAGE, checkpoints, compose_train, run_entry_point, write_iris_csv
+from helpers import PACKAGE, checkpoints, compose_train, jsonl, run_entry_point, write_iris_csv
 
 from {{ cookiecutter.package_name }}.config import claim_run_dir
 from {{ cookiecutter.package_name }}.errors import ConfigError
@@ -22,10 +21,6 @@ def fingerprint(folder) -> dict:
         for p in sorted(Path(folder).rglob("*"))
         if p.is_file()
     }
-
-
-def jsonl(path):
-    return [json.loads(line) for line in Path(path).read_text().splitlines()]
 
 
 @pytest.fixture(scope="module")

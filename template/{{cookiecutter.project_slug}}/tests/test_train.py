@@ -5,14 +5,10 @@ import os
 from pathlib import Path
 
 import pytest
-from helpers import checkpoints, compose_train, evaluations, run_entry_point, write_iris_csv
+from helpers import checkpoints, compose_train, evaluations, jsonl, run_entry_point, write_iris_csv
 
 from {{ cookiecutter.package_name }}.errors import ConfigError, DataError, ProjectError
 from {{ cookiecutter.package_name }}.train import train
-
-
-def jsonl(path):
-    return [json.loads(line) for line in Path(path).read_text().splitlines()]
 
 
 @pytest.fixture(scope="module")

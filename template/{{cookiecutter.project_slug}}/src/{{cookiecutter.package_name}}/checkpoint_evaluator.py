@@ -36,6 +36,7 @@ from omegaconf import DictConfig
 from .best import Monitor, read_record, write_record
 from .cluster import ClusterTask
 from .errors import ProjectError
+from .runs import JSONL
 
 log = logging.getLogger(__name__)
 CHECKPOINT_INDEX = re.compile(r"model\.ckpt-(\d+)\.index$")
@@ -196,7 +197,7 @@ class CheckpointEvaluationExporter(tf.estimator.Exporter):
         step = metrics["global_step"]
         best = self._comparable_best(read_record(self.model_dir))
         improved = self.monitor.improves(metrics.get(self.monitor.name), best)
-        jsonl = self.model_dir / "evaluations.jsonl"
+        jsonl = self.model_dir / JSONL
         self.record(jsonl, lambda _: improved)(
             SimpleNamespace(label=self.label, step=step, metrics=metrics)
         )

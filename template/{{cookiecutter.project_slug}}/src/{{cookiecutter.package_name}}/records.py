@@ -17,9 +17,9 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 
 from .best import Monitor, read_record
+from .runs import JSONL
 
 RESULT_FILE = "result.json"
-EVALUATIONS_FILE = "evaluations.jsonl"
 
 
 def monitor_of(cfg: DictConfig | None) -> Monitor:
@@ -38,7 +38,7 @@ def main_label(cfg: DictConfig | None) -> str:
 
 def read_evaluations(model_dir: Path) -> list[dict]:
     """Every line of `model_dir/evaluations.jsonl` (none if the file is missing)."""
-    path = Path(model_dir) / EVALUATIONS_FILE
+    path = Path(model_dir) / JSONL
     if not path.is_file():
         return []
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
