@@ -52,6 +52,7 @@ DEFAULT_FILES = {
     "src/digits_estimator/console.py",
     "src/digits_estimator/data.py",
     "src/digits_estimator/errors.py",
+    "src/digits_estimator/files.py",
     "src/digits_estimator/hparams.py",
     "src/digits_estimator/inmemory/__init__.py",
     "src/digits_estimator/inmemory/errors.py",

@@ -82,6 +82,7 @@ def steps_per_second(hidden, steps, every, with_best: bool) -> tuple[float, list
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--only", choices=sorted(MODELS), help="one model size")
     args = parser.parse_args()
     print(
         f"TensorFlow {tf.__version__}, {os.cpu_count()} CPUs; worst case: every evaluation writes"
@@ -91,6 +92,8 @@ def main() -> None:
         "training-thread ms per write | writer-thread ms per checkpoint"
     )
     for label, (hidden, steps, every) in MODELS.items():
+        if args.only not in (None, label):
+            continue
         without, with_best, stalls = [], [], []
         WRITE_SECONDS.clear()
         for _ in range(args.repeats):  # interleaved, so drift hits both alike

@@ -12,8 +12,10 @@ evaluation fetches the training variables and assigns them into it). For MLPs of
    over the eval batches in the copy design's open eval session, weights in place, timed
    right after each of its evaluations), the overhead (time minus
    own compute) against the issue's goals (<= 0.15x own compute at 5M and 50M, <= 0.5 ms
-   at 11k), the training step time with each hook and without one, `estimator.evaluate()`
-   from a checkpoint, and the ops each hook adds per evaluation;
+   at 11k), the training step time with each hook and without one, the whole loop's
+   charge per evaluation (time per training step + evaluation, minus time per training
+   step without a hook: what the hook costs the run, work on other threads included),
+   `estimator.evaluate()` from a checkpoint, and the ops each hook adds per evaluation;
 2. per-evaluation time over repeated `estimator.train` calls in one process (50M);
 3. 1000 evaluations (11k) per design: first against last 10% of evaluation times, RSS
    slope, ops in the graph the evaluation runs in.
@@ -69,10 +71,11 @@ class StepTimer(tf.estimator.SessionRunHook):
     """Wall time of each training step (first in the hook list: evaluations run after it)."""
 
     def __init__(self):
-        self.seconds, self.cpu = [], []
+        self.seconds, self.cpu, self.starts = [], [], []
 
     def before_run(self, run_context):
         self._start, self._cpu = time.perf_counter(), time.process_time()
+        self.starts.append(self._start)
 
     def after_run(self, run_context, run_values):
         self.seconds.append(time.perf_counter() - self._start)
@@ -208,6 +211,7 @@ def compare(label: str, hidden: list[int], n: int, rounds: int) -> None:
     parts = {name: {"fetch": [], "load": [], "run": []} for name in DESIGNS}
     steps = {name: [] for name in names}
     ops = {name: [] for name in names}
+    loop = {name: [] for name in names}  # per run: mean time from one step's start to the next
     own, own_cpu = [], []
     with tempfile.TemporaryDirectory() as root:
         for round_ in range(rounds):
@@ -221,6 +225,8 @@ def compare(label: str, hidden: list[int], n: int, rounds: int) -> None:
                 )
                 steps[name] += timer.seconds[1:]
                 steps_cpu[name] += timer.cpu[1:]
+                # From step 1 on: every step is followed by one evaluation (but the last).
+                loop[name].append((timer.starts[-1] - timer.starts[1]) / (len(timer.starts) - 2))
                 if hook is None:
                     continue
                 seconds[name] += hook.seconds[1:]
@@ -250,8 +256,8 @@ def compare(label: str, hidden: list[int], n: int, rounds: int) -> None:
     )
     print(
         "hook | ms/eval | fetch | load | run | overhead ms | overhead/own | goal | "
-        "train step ms | step - no-hook step | CPU ms/eval | CPU overhead/own | "
-        "CPU step - no-hook step | ops/eval"
+        "train step ms | step - no-hook step | loop charge ms/eval | (charge - own)/own | "
+        "CPU ms/eval | CPU overhead/own | CPU step - no-hook step | ops/eval"
     )
     for name in ("stock", *DESIGNS):
         per_eval = ms(seconds[name])
@@ -262,6 +268,7 @@ def compare(label: str, hidden: list[int], n: int, rounds: int) -> None:
             else [f"{ms(parts[name][p]):.2f}" for p in ("fetch", "load", "run")]
         )
         train_step = ms(steps[name])
+        charge = ms(loop[name]) - ms(loop["none"])
         print(
             " | ".join(
                 [
@@ -273,6 +280,8 @@ def compare(label: str, hidden: list[int], n: int, rounds: int) -> None:
                     "-" if name == "stock" else goal_text(label, overhead, own_ms),
                     f"{train_step:.2f}",
                     f"{train_step - step_ms:+.2f}",
+                    f"{charge:.2f}",
+                    f"{(charge - own_ms) / own_ms:.3f}",
                     f"{ms(cpu[name]):.2f}",
                     f"{(ms(cpu[name]) - own_cpu_ms) / own_cpu_ms:.3f}",
                     f"{ms(steps_cpu[name]) - step_cpu_ms:+.2f}",

@@ -53,6 +53,11 @@ def test_one_process_evaluates_its_checkpoints_and_exports_the_best(tmp_path, ca
     assert [p.name for p in (tmp_path / "export" / "best").iterdir()] == [export.split("/")[-1]]
     # The evaluator deleted what it had passed, keeping trainer.keep_checkpoint_max=1.
     assert sorted(p.name for p in tmp_path.glob("model.ckpt-*.index")) == ["model.ckpt-300.index"]
+    # Readable as an in-memory run is: its picture, and result.json for the report.
+    assert (tmp_path / "learning_curves.png").stat().st_size > 10_000
+    result = json.loads((tmp_path / "result.json").read_text())
+    assert result["best"]["value"] == results["best"]
+    assert result["metrics"]["accuracy"] == pytest.approx(metrics["accuracy"])
 
 
 def test_a_restarted_evaluator_never_exports_a_worse_model(tmp_path):

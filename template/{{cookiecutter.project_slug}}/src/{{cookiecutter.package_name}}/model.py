@@ -76,8 +76,10 @@ def feature_columns(data: Dataset) -> list:
 
 def adagrad(trainer: DictConfig) -> Callable[[], tf.keras.optimizers.legacy.Optimizer]:
     # A factory, not a name: on TF 2.12/2.13 the canned estimators crash resolving
-    # optimizer names (inspect.getargspec is gone in Python 3.11).
-    return lambda: tf.keras.optimizers.legacy.Adagrad(trainer.learning_rate)
+    # optimizer names (inspect.getargspec is gone in Python 3.11). A float whatever the
+    # config holds: `learning_rate=1` would make the optimizer's variable an int32, and a
+    # resume with 0.5 would then not fit the checkpoint.
+    return lambda: tf.keras.optimizers.legacy.Adagrad(float(trainer.learning_rate))
 
 
 @model("dnn")
@@ -120,7 +122,7 @@ def custom(
     params = {
         "hidden_units": list(model_cfg.hidden_units),
         "dropout": model_cfg.dropout,
-        "learning_rate": trainer.learning_rate,
+        "learning_rate": float(trainer.learning_rate),
         "task": data.task,
         "n_classes": data.n_classes,
         "feature_columns": feature_columns(data),

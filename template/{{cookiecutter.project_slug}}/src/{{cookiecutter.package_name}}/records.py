@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
 from .best import Monitor, read_record
+from .files import replaced_whole
 from .runs import JSONL
 
 RESULT_FILE = "result.json"
@@ -98,10 +98,8 @@ def write_result(
         "best": best_record(model_dir, cfg),
         "wall_time_s": round(wall_time_s, 3),
     }
-    path = Path(run_dir) / RESULT_FILE
-    temporary = path.with_suffix(".json.tmp")
-    temporary.write_text(json.dumps(result, indent=2) + "\n")
-    os.replace(temporary, path)  # a reader sees the whole file or none
+    with replaced_whole(Path(run_dir) / RESULT_FILE) as f:  # a reader sees all or none
+        f.write(json.dumps(result, indent=2) + "\n")
     return result
 
 

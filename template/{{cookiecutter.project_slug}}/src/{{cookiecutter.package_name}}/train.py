@@ -12,6 +12,7 @@ to resume it.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -29,6 +30,8 @@ from .best import BestKeeper, Monitor
 from .config import check_config, config_dir
 from .console import print_config, quiet_tensorflow
 from .errors import ProjectError, RuntimeRequirementError
+from .plots import LEARNING_CURVES, Painter
+from .records import best_record, write_result
 
 log = logging.getLogger(__name__)
 
@@ -45,8 +48,16 @@ def train(cfg: DictConfig, run_dir: Path, *, overrides: list[str] | None = None)
     cfg, run = runs.prepare(cfg, run_dir, overrides)
     check_config(cfg)
     if cfg.evaluator.kind == "checkpoint":
-        return _train_and_evaluate(cfg, run)
+        return _train_and_evaluate(cfg, run, started)
     inmemory.check_tf_config(os.environ.get("TF_CONFIG"))
+    # Started before TensorFlow is imported: the picture's child process imports matplotlib
+    # while this one imports TensorFlow and trains.
+    with Painter() as painter:
+        return _train_in_memory(cfg, run, painter, started)
+
+
+def _train_in_memory(cfg: DictConfig, run: runs.Run, painter: Painter, started: float) -> dict:
+    """The in-memory evaluator's training, from a checked config; `train` without the checks."""
     _load_tensorflow(cfg)
     import tensorflow as tf
 
@@ -117,9 +128,10 @@ def train(cfg: DictConfig, run_dir: Path, *, overrides: list[str] | None = None)
             keeper.close()
             if evaluator.stop_reason:
                 log.info("%s", evaluator.stop_reason)
-            export(cfg.trainer.export, estimator, keeper, data)
+            paint_learning_curves(cfg, run, painter)  # best/ is complete: the keeper closed
+            export(cfg.trainer.export, estimator, keeper, data)  # while the child draws
             results = _results(keeper, evaluator, stopped_early=bool(evaluator.stop_reason))
-            record_run(cfg, run, results, time.monotonic() - started)
+            record_run(cfg, run, results, time.monotonic() - started, painter)
             return results
     finally:
         keeper.close()
@@ -146,23 +158,26 @@ def export(which: str, estimator, keeper: BestKeeper, data) -> None:
         log.info("SavedModel of the last weights: %s", path.decode())
 
 
-def record_run(cfg: DictConfig, run: runs.Run, results: dict, wall_time_s: float) -> None:
+def paint_learning_curves(cfg: DictConfig, run: runs.Run, painter: Painter) -> None:
+    """Ask `painter` for the run's learning_curves.png (in model_dir), its best marked."""
+    best = best_record(run.model_dir, cfg)
+    painter.paint(run.model_dir, run.model_dir / LEARNING_CURVES, best["monitor"], best)
+
+
+def record_run(
+    cfg: DictConfig, run: runs.Run, results: dict, wall_time_s: float, painter: Painter
+) -> None:
     """What people read after training: learning_curves.png, TensorBoard HParams, result.json.
 
-    The picture goes to model_dir (a resume redraws the run's own); result.json goes to
-    this invocation's folder, last: it marks the job as finished for the report.
+    The picture (asked of `painter`) goes to model_dir (a resume redraws the run's own);
+    result.json goes to this invocation's folder, last: it marks the job as finished for
+    the report.
     """
     from .hparams import write_hparams
-    from .plots import LEARNING_CURVES, write_learning_curves
-    from .records import best_record, write_result
 
     run.record_dir.mkdir(parents=True, exist_ok=True)
     write_hparams(run.model_dir, cfg, run.record_dir.name)
-    best = best_record(run.model_dir, cfg)
-    picture = write_learning_curves(
-        run.model_dir, run.model_dir / LEARNING_CURVES, best["monitor"], best
-    )
-    log.info("learning curves: %s", picture)
+    log.info("learning curves: %s", painter.wait())
     write_result(run.record_dir, run.model_dir, cfg, results["metrics"], wall_time_s)
 
 
@@ -177,16 +192,24 @@ def _results(keeper: BestKeeper, evaluator, *, stopped_early: bool) -> dict:
     }
 
 
-def _train_and_evaluate(cfg: DictConfig, run: runs.Run) -> dict:
+def _train_and_evaluate(cfg: DictConfig, run: runs.Run, started: float) -> dict:
     """evaluator=checkpoint: tf.estimator.train_and_evaluate, alone or as a cluster task."""
     from .cluster import check_tf_config
 
     task = check_tf_config(os.environ.get("TF_CONFIG"))  # before TensorFlow reads it
-    _load_tensorflow(cfg)
-    from .checkpoint_evaluator import train_and_evaluate
+    # The process that evaluates (alone, or a cluster's evaluator task) leaves the run's
+    # picture and result.json, as in-memory training does; training and ps tasks do not.
+    evaluates = task.type in (None, "evaluator")
+    with Painter() if evaluates else contextlib.nullcontext() as painter:
+        _load_tensorflow(cfg)
+        from .checkpoint_evaluator import train_and_evaluate
 
-    log.info("model_dir: %s", run.model_dir)
-    return train_and_evaluate(cfg, str(run.model_dir), task, resuming=run.resuming)
+        log.info("model_dir: %s", run.model_dir)
+        results = train_and_evaluate(cfg, str(run.model_dir), task, resuming=run.resuming)
+        if painter is not None:
+            paint_learning_curves(cfg, run, painter)
+            record_run(cfg, run, results, time.monotonic() - started, painter)
+        return results
 
 
 def _load_tensorflow(cfg: DictConfig) -> None:

@@ -40,6 +40,8 @@ from __future__ import annotations
 
 import logging
 import os
+import queue
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -163,6 +165,7 @@ class InMemoryEvaluatorHook(tf.estimator.SessionRunHook):
         self.history: dict[int, dict] = {}
         self.stop_reason: str | None = None
         self._eval = None  # _InPlaceEval or _CopyEval, from begin() to end()
+        self._summaries = None  # _SummaryWriter, from begin() to end()
         self._design_used = None  # "in_place" or "copy", once begin() has chosen
         # Kept across estimator.train() calls: a resumed call does not evaluate again at the
         # step the previous one ended on.
@@ -198,6 +201,9 @@ class InMemoryEvaluatorHook(tf.estimator.SessionRunHook):
                 f"training started: {type(error).__name__}: {error}"
             ) from error
         self._design_used = self._eval.design
+        self._summaries = _SummaryWriter(
+            self.eval_dir, self.label, tf.compat.v1.get_default_graph()
+        )
 
     def after_create_session(self, session, coord):
         # A new training session (the first, or one recreated after an error).
@@ -208,7 +214,10 @@ class InMemoryEvaluatorHook(tf.estimator.SessionRunHook):
                 f"in-memory evaluation ({self.label}) could not start in the training "
                 f"session: {type(error).__name__}: {error}"
             ) from error
-        step = int(session.run(self._global_step))
+        # A callable: read at every step where an evaluation is due, and session.run()
+        # with a fetch costs ~0.3 ms of Python per call on a training graph.
+        self._read_step = session.make_callable(self._global_step)
+        step = int(self._read_step())
         if step != self._last_step:
             self._evaluate(step)
             if self.stop_reason is not None:
@@ -221,14 +230,14 @@ class InMemoryEvaluatorHook(tf.estimator.SessionRunHook):
         # The step read with the train op may be from before its increment; read it
         # again only when it is (about to be) time to evaluate.
         if self._is_due(run_values.results + 1):
-            step = int(run_context.session.run(self._global_step))
+            step = int(self._read_step())
             if self._is_due(step):
                 self._evaluate(step)
                 if self.stop_reason is not None:
                     run_context.request_stop()
 
     def end(self, session):
-        step = int(session.run(self._global_step))
+        step = int(self._read_step())
         if step != self._last_step:
             self._evaluate(step)
         self._close_eval_session()
@@ -274,7 +283,7 @@ class InMemoryEvaluatorHook(tf.estimator.SessionRunHook):
                 f"in-memory evaluation ({self.label}) at global step {step} failed: "
                 f"{type(error).__name__}: {error}"
             ) from error
-        tf_internals.write_summaries(self.eval_dir, raw, raw["global_step"])
+        self._summaries.write(raw)
         metrics = {
             key: value.item() if hasattr(value, "item") else value for key, value in raw.items()
         }
@@ -298,6 +307,60 @@ class InMemoryEvaluatorHook(tf.estimator.SessionRunHook):
         if self._eval is not None:
             self._eval.close()
             self._eval = None
+        if self._summaries is not None:
+            summaries, self._summaries = self._summaries, None
+            summaries.close()  # all written and flushed when training returns
+
+
+class _SummaryWriter:
+    """Writes each evaluation's summaries, as estimator.evaluate() does, on its own thread.
+
+    Writing them flushes and syncs the event file, and waits for the file writer's thread,
+    which has to get a core while TensorFlow's are busy: 0.26-0.33 ms per evaluation at 5M
+    parameters, most of the in-place design's overhead there. Here the training thread
+    only queues them. `close()` waits until all are written; a write that failed raises
+    EvaluationFailedError at the next evaluation or at `close()`.
+    """
+
+    def __init__(self, eval_dir: str, label: str, graph):
+        self._eval_dir, self._label = eval_dir, label
+        # The graph the event file's writer records, as from the training thread (graph
+        # mode is per thread; the graph is final, so reading it here is safe).
+        self._graph = graph
+        self._queue: queue.Queue = queue.Queue()
+        self._error: str | None = None
+        self._thread = threading.Thread(
+            target=self._write_loop, name=f"{label}-summaries", daemon=True
+        )
+        self._thread.start()
+
+    def write(self, metrics: dict) -> None:
+        self._raise_error()
+        self._queue.put(metrics)
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join()
+        self._raise_error()
+
+    def _raise_error(self) -> None:
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise EvaluationFailedError(error)
+
+    def _write_loop(self) -> None:
+        while (metrics := self._queue.get()) is not None:
+            if self._error is not None:
+                continue
+            step = metrics["global_step"]
+            try:
+                with self._graph.as_default():
+                    tf_internals.write_summaries(self._eval_dir, metrics, step)
+            except Exception as error:  # noqa: BLE001 - raised on the training thread
+                self._error = (
+                    f"in-memory evaluation ({self._label}) could not write the summaries of "
+                    f"global step {step} to {self._eval_dir}: {type(error).__name__}: {error}"
+                )
 
 
 class _WeightsOnce:
