@@ -7,7 +7,8 @@ Each run is a fresh process training the default config (1000 steps, an evaluati
 100 steps, SavedModel export) through `train(cfg, run_dir)`, as `<slug>-train` would: once
 as shipped ("with": ProgressHook, learning_curves.png) and once without (the hook replaced by
 a bare SessionRunHook, no painting process started, no picture), alternating, `--repeats`
-times each. It prints every run's process wall time and `train()` time, the medians, the
+times each. It prints every run's process wall time and `train()` time (TensorFlow's
+import included: train() imports it, as <slug>-train does), the medians, the
 ratio with/without, and the time the training process spent on the picture: reading the
 losses and handing them over (`paint`), and waiting for the painting process to finish
 (`wait`; it imported matplotlib while the run trained, and draws while the run exports).
@@ -43,20 +44,29 @@ def one_run(mode: str, run_dir: Path) -> None:
 
     config = importlib.import_module(f"{PACKAGE}.config")
     train_module = importlib.import_module(f"{PACKAGE}.train")
-    progress = importlib.import_module(f"{PACKAGE}.progress")
 
     with initialize_config_dir(version_base="1.3", config_dir=str(config.config_dir())):
         cfg = compose(config_name="train")
     timings = {"plot_s": 0.0}
     if mode == "without":
-        import tensorflow as tf
+        # TensorFlow is imported inside train(), as <slug>-train imports it (the painting
+        # process starts before that import): patch the progress hook once it is loaded.
+        load_tensorflow = train_module._load_tensorflow
 
-        class NoProgress(tf.estimator.SessionRunHook):
-            def __init__(self, *args, **kwargs):
-                pass
+        def load_then_patch(cfg):
+            load_tensorflow(cfg)
+            import tensorflow as tf
 
-            def on_evaluation(self, evaluation):
-                pass
+            class NoProgress(tf.estimator.SessionRunHook):
+                def __init__(self, *args, **kwargs):
+                    pass
+
+                def on_evaluation(self, evaluation):
+                    pass
+
+            importlib.import_module(f"{PACKAGE}.progress").ProgressHook = NoProgress
+
+        train_module._load_tensorflow = load_then_patch
 
         class NoPainter:
             def __init__(self, *args, **kwargs):
@@ -74,7 +84,6 @@ def one_run(mode: str, run_dir: Path) -> None:
             def __exit__(self, *exc_info):
                 pass
 
-        progress.ProgressHook = NoProgress
         train_module.Painter = NoPainter
     else:
         painter = train_module.Painter

@@ -52,6 +52,20 @@ def test_off_a_terminal_one_line_every_log_step_count_steps(tmp_path):
         assert (int(eval_step), accuracy[:5]) == (latest, evaluated[latest][:5])
 
 
+def test_rich_decides_what_a_terminal_is_only_where_it_could_be_one():
+    # Off a terminal rich is not even imported (~50 ms a run does not need); rich's own
+    # FORCE_COLOR still makes it draw for a terminal, as rich documents.
+    code = f"import sys; from {PACKAGE}.console import is_terminal; "
+    probe = [sys.executable, "-c", code + "print(is_terminal(), 'rich' in sys.modules)"]
+    env = {k: v for k, v in os.environ.items() if k not in ("FORCE_COLOR", "TTY_COMPATIBLE")}
+    piped = subprocess.run(probe, env=env, capture_output=True, text=True, check=True)
+    assert piped.stdout.split() == ["False", "False"]
+    forced = subprocess.run(
+        probe, env={**env, "FORCE_COLOR": "1"}, capture_output=True, text=True, check=True
+    )
+    assert forced.stdout.split() == ["True", "True"]
+
+
 def test_the_config_is_printed_once_and_tensorflow_stays_quiet(tmp_path):
     result = run_entry_point(*RUN, f"hydra.run.dir={tmp_path}")
     output = result.stdout + result.stderr

@@ -106,6 +106,8 @@ class Painter:
 
     def wait(self) -> Path:
         """The picture's path, once it is written."""
+        if self._path is None:
+            raise RuntimeError("Painter.wait() before paint(): there is no picture to wait for")
         if self._child is not None:
             code = self._child.wait()
             self._stderr.seek(0)
@@ -125,8 +127,7 @@ class Painter:
             return
         if self._path is None:
             self._child.kill()  # only warming up: nothing written yet
-        else:
-            self._child.wait()  # a run that failed after training still gets its picture
+        # else let it finish: a run that failed after training still gets its picture
         self._child.wait()
         self._stderr.close()
         self._child = None

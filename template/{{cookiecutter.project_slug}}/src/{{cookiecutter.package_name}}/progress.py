@@ -23,6 +23,8 @@ import time
 
 import tensorflow as tf
 
+from .console import is_terminal
+
 log = logging.getLogger(__name__)
 
 
@@ -48,10 +50,7 @@ class ProgressHook(tf.estimator.SessionRunHook):
         terminal: bool | None = None,
         refresh_secs: float = 0.5,
     ):
-        from rich.console import Console
-
-        self._console = Console()
-        self.terminal = self._console.is_terminal if terminal is None else terminal
+        self.terminal = is_terminal() if terminal is None else terminal
         self._max_steps = max_steps
         self._log_every = log_every_steps
         self._monitor = monitor
@@ -141,6 +140,7 @@ class ProgressHook(tf.estimator.SessionRunHook):
         self._last_step, self._last_time = self._step, now
 
     def _start_bar(self) -> None:
+        from rich.console import Console
         from rich.progress import (
             BarColumn,
             MofNCompleteColumn,
@@ -158,7 +158,7 @@ class ProgressHook(tf.estimator.SessionRunHook):
             TextColumn("eta"),
             TimeRemainingColumn(),
             TextColumn("{task.fields[eval]}"),
-            console=self._console,
+            console=Console(),
             refresh_per_second=4,
         )
         self._task = self._bar.add_task(

@@ -27,6 +27,10 @@ wrong:
 - Scheduled by global step (evaluations land on multiples of `every_n_iter`, so a resumed
   run keeps its cadence), optionally also every `every_n_secs` seconds; never twice at the
   same step.
+- The summaries are written (and the event file flushed) on a thread of the hook's own,
+  so the training loop does not wait for the disk (a remote model_dir: for the network);
+  all are written when `estimator.train()` returns, and one that cannot be written stops
+  training with `EvaluationFailedError`, as a failed evaluation does.
 - Results are data: `history` maps global step to that evaluation's metrics, `latest` is
   the last of them, and each callback in `callbacks` receives an `Evaluation` (step,
   metrics, label, the evaluated weights on request, and a way to stop training).
@@ -733,28 +737,32 @@ def _acts_per_batch(hook) -> bool:
 #     training variables to the host once and assigns them in one grouped op.
 #
 # Measured with tests/benchmarks/evaluator.py (template repository; TF 2.15.1, 2 CPU
-# cores shared with other jobs, load average 2-9, so single numbers move by up to 2x
-# between runs; every step evaluated, designs interleaved in 3 rounds; medians; own
-# compute = a bare pass in the copy design's eval session right after each of its
-# evaluations, weights in place). Per evaluation, ms:
+# cores, a quiet machine; every step evaluated, designs interleaved in 3 rounds; medians;
+# own compute = a bare pass in the copy design's eval session right after each of its
+# evaluations, weights in place and in cache). Per evaluation, ms:
 #          in_place | copy = fetch + load + run   | stock | own compute
-#   11k:   0.45     | 0.75 = 0.08 + 0.17 + 0.37   | 43    | 0.36
-#   5M:    4.70     | 8.99 = 1.40 + 1.56 + 4.55   | 138   | 4.19
-#   50M:   39.8     | 103  = 63.0 + 15.5 + 34.9   | 1817  | 28.1 (43.4 ms of CPU time)
-# in_place overhead (per evaluation minus own compute) against the goals: 11k
-# 0.10 ms (goal <= 0.5 ms); 5M 0.12x wall, 0.13x CPU time (goal <= 0.15x); 50M 0.42x
-# wall but -0.02x CPU time, and 0.06x wall / 0.07x CPU in another run: the reference
-# pass happened to get 1.5 cores there. Side by side in one process, a bare in-place
-# pass in the training session and a bare pass in the copy's eval session take the same
-# time (38.4 vs 37.9 ms at 50M, the same fused MatMul kernels). copy's overhead: 0.39 ms,
-# 1.1x, 2.7x (fetch and load are the copy). Per evaluation over 4 estimator.train calls
-# in one process (50M): in_place 36 / 26 / 23 / 42 ms, copy 58 / 61 / 63 / 78 ms.
-# 1000 evaluations at 11k: in_place 0.43 -> 0.39 ms, copy 0.65 -> 0.62 ms (first ->
-# last 10%); RSS slope in a fresh process 0.36 / 0.41 KB per evaluation, about the
-# `history` entry each keeps (stock: 49-89 KB and 60 -> 110 ms). Ops added per
-# evaluation: 0 for both (stock: 6). Training step time with either hook: within noise
-# of without one (CPU time within 0.5 ms at 5M and 16 ms at 50M; wall time moved by up
-# to +-65 ms at 50M, both ways, for both designs).
+#   11k:   0.33     | 0.57 = 0.06 + 0.17 + 0.37   | 42    | 0.41
+#   5M:    2.81     | 5.12 = 0.90 + 1.31 + 2.78   | 114   | 2.73
+#   50M:   21.0     | 47.8 = 15.3 + 10.9 + 21.1   | 943   | 21.1
+# in_place overhead (per evaluation minus own compute): 11k -0.08 ms (goal <= 0.5 ms; the
+# pass in the training session was faster than the reference pass), 5M 0.03x, 50M
+# -0.005x (goal <= 0.15x); in CPU time 5M 0.05x, 50M 0.01x. Charged to the whole loop
+# (time per training step + evaluation minus time per step without a hook, which also
+# counts the summary thread's work and any step the evaluation slows): 11k 0.62 ms
+# (0.21 ms over own compute), 5M 3.32 ms (0.22x), 50M 20.7 ms (-0.02x); copy 1.21 ms,
+# 7.98 ms, 68.5 ms. Two changes got the 5M figure from 0.16-0.20x to 0.03x: the summaries
+# (flushing and syncing the event file, waiting for the file writer's thread, 0.26-0.33
+# ms at 5M) moved to a thread of the hook's own, and the step read before an evaluation
+# became a callable. On this local disk the whole loop costs the same with the summaries
+# written on the training thread (5M: 12.2 ms per step + evaluation either way, in one
+# A/B run): the thread keeps the disk's (or a remote model_dir's) latency off the
+# training thread; it does not save work. 50M over 4 estimator.train calls in one
+# process: in_place 21.1 / 21.9 / 24.7 / 21.0 ms, copy 50.2 / 50.1 / 51.4 / 53.2 ms.
+# 1000 evaluations at 11k: in_place 0.42 -> 0.40 ms, copy 0.70 -> 0.48 ms (first -> last
+# 10%); RSS over the second half -7.2 / 0.4 KB per evaluation (noise around the
+# `history` entry each keeps; stock: 52 KB and 43 -> 78 ms). Ops added per evaluation:
+# 0 for both (stock: 6). Training step time with either hook: within 0.5 ms of without
+# one at 11k and 5M, +0.5 / +1.9 ms at 50M (85.5 ms steps).
 # The parity suite (metrics equal estimator.evaluate() at every evaluated step for the
 # canned DNN and a model_fn, identical summaries to TensorFlow's hook, schedule, resume,
 # named evaluations, steps=) passes for both designs; with and without the hook the
@@ -762,9 +770,9 @@ def _acts_per_batch(hook) -> bool:
 # training graph's collections are identical (tests/test_inmemory_inplace.py).
 #
 # So in_place is the default: no copy at all (on a GPU, no device -> host -> device
-# round trip), 1.7-2.6x faster per evaluation than copy; it meets the 11k and 5M goals,
-# and the 50M one in CPU time (in wall time in one of two runs); copy meets only the 11k
-# goal. Copy stays for what in_place cannot map with certainty: train_distribute (per-replica variables), partitioned or non-resource variables, eval
+# round trip), 1.7-2.3x faster per evaluation than copy; it meets the goals at all three
+# sizes, copy only at 11k. Copy stays for what in_place cannot map with certainty:
+# train_distribute (per-replica variables), partitioned or non-resource variables, eval
 # hooks= (their tensors live in the eval graph), an input_fn that returns tensors, an
 # eval op that uses a variable other than by reading it, a variable in no collection,
 # or a graph that does not import. Costs of in_place, by design: the evaluated weights
