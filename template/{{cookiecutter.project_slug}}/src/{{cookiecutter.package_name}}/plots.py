@@ -96,9 +96,14 @@ class Painter:
         if self.in_process:
             write_learning_curves(model_dir, path, monitor, best, losses)
             return
-        request = {"model_dir": str(model_dir), "path": str(path), "monitor": monitor}
+        request = {
+            "model_dir": str(model_dir),
+            "path": str(path),
+            "monitor": monitor,
+            "best": best,
+            "losses": losses,
+        }
         try:
-            request.update(best=best, losses=losses)
             self._child.stdin.write(json.dumps(request).encode())
             self._child.stdin.close()
         except OSError:
