@@ -181,6 +181,9 @@ def main() -> int:
         print(
             f"median {mode:8s}: process {medians[mode]['wall_s']:6.2f} s  "
             f"train() {medians[mode]['train_s']:6.2f} s  picture {medians[mode]['plot_s']:5.2f} s"
+            # The spread says how far to trust a small ratio: a noisy machine moves runs by 1 s+.
+            f"  (process spread {min(r['wall_s'] for r in runs):.2f}-"
+            f"{max(r['wall_s'] for r in runs):.2f} s)"
         )
     for key, what in (("wall_s", "process"), ("train_s", "train()")):
         ratio = medians["with"][key] / medians["without"][key]
