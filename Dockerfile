@@ -28,11 +28,13 @@ RUN python3 -m venv "$VIRTUAL_ENV" \
     && chown trainer /runs
 
 WORKDIR /opt/{{ cookiecutter.project_slug }}
-# Dependencies first, from pyproject.toml alone (with an empty package standing in for
-# the code), so that editing code or configs does not reinstall TensorFlow. The versions
-# are constraints.txt's: the ones the template's tests ran with, for gpu and cpu alike.
+# Dependencies first, from pyproject.toml and the library it names (estimator-inmemory/,
+# which changes only with the template), with an empty package standing in for the code,
+# so that editing code or configs does not reinstall TensorFlow. The versions are
+# constraints.txt's: the ones the template's tests ran with, for gpu and cpu alike.
 ARG TF_EXTRA=gpu
 COPY pyproject.toml README.md constraints.txt ./
+COPY estimator-inmemory estimator-inmemory
 # DL3013 (pin pip versions): constraints.txt pins every version.
 # hadolint ignore=DL3013
 RUN mkdir -p conf src/{{ cookiecutter.package_name }} \

@@ -3,8 +3,8 @@ private copy of the repository does not outlive the run.
 
 cookiecutter only finds a skeleton among the direct children of the folder holding
 cookiecutter.json, but this repository keeps it under template/ and keeps the Hydra
-configs (conf/), the training image (Dockerfile) and the dependency locks (locks/) once,
-at the top. Symbolic links join them (`{{cookiecutter.project_slug}}` -> template/...,
+configs (conf/), the training image (Dockerfile), the dependency locks (locks/) and the
+library every project installs (estimator_inmemory/) once, at the top. Symbolic links join them (`{{cookiecutter.project_slug}}` -> template/...,
 template/.../conf -> conf, ...), which serves `git clone`, local paths,
 `--accept-hooks no` and cruft. Zip archives unpacked by Python lose those links, so this
 hook, which runs in cookiecutter's private copy of the repository before any question is
@@ -28,8 +28,18 @@ import tempfile
 from pathlib import Path
 
 SKELETON_NAME = "{{cookiecutter.project_slug}}"
-# top-level files every generated project receives
-SHARED = ("conf", "Dockerfile", "locks")
+# What every generated project receives from the top of this repository: its name in the
+# project -> its source here (the library's distribution folder, conf/, the Dockerfile, locks/).
+SHARED = {
+    "conf": "conf",
+    "Dockerfile": "Dockerfile",
+    "locks": "locks",
+    "estimator-inmemory": "estimator_inmemory",
+}
+
+# What a working copy may hold that no project needs (post_gen_project removes them too,
+# for cruft, which copies through the links).
+CACHES = ("__pycache__", "*.pyc", ".pytest_cache", ".ruff_cache", "*.egg-info", "build", "dist")
 
 # Run by a detached `python -c`: argv = cookiecutter's pid, the copy, the folder holding it.
 CLEANUP = """
@@ -63,7 +73,7 @@ def replace(target: Path, source: Path) -> None:
     elif target.is_dir():
         shutil.rmtree(target)
     if source.is_dir():
-        shutil.copytree(source, target)
+        shutil.copytree(source, target, ignore=shutil.ignore_patterns(*CACHES))
     else:
         shutil.copy2(source, target)
 
@@ -90,9 +100,9 @@ def main() -> None:
     skeleton = Path("template") / SKELETON_NAME
     exposed = Path(SKELETON_NAME)
     replace(exposed, skeleton)
-    for name in SHARED:
-        if Path(name).exists():
-            replace(exposed / name, Path(name))
+    for name, source in SHARED.items():
+        if Path(source).exists():
+            replace(exposed / name, Path(source))
     remove_copy_when_done(Path.cwd().resolve())
 
 

@@ -1,97 +1,41 @@
-"""The models: TensorFlow's canned DNN and linear Estimators, or your own model_fn. Yours to edit.
+"""The models: TensorFlow's canned DNN and linear Estimators, and a model_fn of your own.
 
 Add a model in two places:
-1. here, a function decorated with `@model("name")` that takes the `model` and
-   `trainer` configs, the `Dataset` and the `RunConfig`, and returns an Estimator;
+1. here, a function decorated with `@MODELS.register("name")` that takes the `model` config
+   (your own keys), the trainer settings (`trainer.learning_rate`, ...), the `Dataset` and
+   the `tf.estimator.RunConfig`, and returns an Estimator;
 2. `conf/model/<name>.yaml`, with `name: <name>` and the keys your function reads.
 Then train with `model=<name>`.
 
 Every model handles both tasks of a `Dataset` (`data.task`): classification reports
 `accuracy` and `average_loss` (mean cross-entropy per example), regression `average_loss`
 (mean squared error per example). Every model reads the raw features through
-`feature_columns(data)`, which scales them inside the graph (see `data.normalizer`).
+`feature_columns(data)`, which scales them inside the graph, so the exported SavedModel
+takes raw features.
 """
 
 from __future__ import annotations
 
-from typing import Callable
-
 import tensorflow as tf
-from omegaconf import DictConfig
+from estimator_inmemory import Registry, feature_columns
 
-from .data import FEATURE_KEY, Dataset, normalizer
-from .errors import ConfigError
-
-ModelBuilder = Callable[
-    [DictConfig, DictConfig, Dataset, tf.estimator.RunConfig], tf.estimator.Estimator
-]
-MODELS: dict[str, ModelBuilder] = {}
-
-# What the exported SavedModel's signatures return, per task, whatever the model.
-SERVING_OUTPUTS = {
-    "classification": ("class_ids", "probabilities", "logits"),
-    "regression": ("predictions",),
-}
-SIGNATURES = ("serving_default", "predict")
+MODELS = Registry("model")
 
 
-def model(name: str) -> Callable[[ModelBuilder], ModelBuilder]:
-    """Register an Estimator builder under `model.name`."""
-
-    def register(builder: ModelBuilder) -> ModelBuilder:
-        MODELS[name] = builder
-        return builder
-
-    return register
-
-
-def build_estimator(
-    model_cfg: DictConfig, trainer: DictConfig, data: Dataset, model_dir: str, **run_config
-) -> tf.estimator.Estimator:
-    """The Estimator `model.name` names; `run_config` overrides RunConfig arguments."""
-    if model_cfg.name not in MODELS:
-        raise ConfigError(
-            f"model.name={model_cfg.name!r} has no builder: register one with "
-            f"@model({model_cfg.name!r}) in model.py (registered: {', '.join(sorted(MODELS))})"
-        )
-    arguments = {
-        "model_dir": model_dir,
-        "tf_random_seed": trainer.seed,
-        "save_checkpoints_steps": trainer.save_checkpoints_steps,
-        "keep_checkpoint_max": trainer.keep_checkpoint_max,
-        "log_step_count_steps": trainer.log_step_count_steps,
-    }
-    config = tf.estimator.RunConfig(**{**arguments, **run_config})
-    return MODELS[model_cfg.name](model_cfg, trainer, data, config)
-
-
-def feature_columns(data: Dataset) -> list:
-    """The one dense input, scaled in the graph, so a SavedModel takes raw features."""
-    return [
-        tf.feature_column.numeric_column(
-            FEATURE_KEY, shape=(data.n_features,), normalizer_fn=normalizer(data)
-        )
-    ]
-
-
-def adagrad(trainer: DictConfig) -> Callable[[], tf.keras.optimizers.legacy.Optimizer]:
+def adagrad(trainer):
     # A factory, not a name: on TF 2.12/2.13 the canned estimators crash resolving
-    # optimizer names (inspect.getargspec is gone in Python 3.11). A float whatever the
-    # config holds: `learning_rate=1` would make the optimizer's variable an int32, and a
-    # resume with 0.5 would then not fit the checkpoint.
-    return lambda: tf.keras.optimizers.legacy.Adagrad(float(trainer.learning_rate))
+    # optimizer names (inspect.getargspec is gone in Python 3.11).
+    return lambda: tf.keras.optimizers.legacy.Adagrad(trainer.learning_rate)
 
 
-@model("dnn")
-def dnn(
-    model_cfg: DictConfig, trainer: DictConfig, data: Dataset, config
-) -> tf.estimator.Estimator:
+@MODELS.register("dnn")
+def dnn(model, trainer, data, config) -> tf.estimator.Estimator:
     """TensorFlow's canned DNNClassifier, or DNNRegressor for data.task=regression."""
     common = {
-        "hidden_units": list(model_cfg.hidden_units),
+        "hidden_units": list(model.hidden_units),
         "feature_columns": feature_columns(data),
         "optimizer": adagrad(trainer),
-        "dropout": model_cfg.dropout,
+        "dropout": model.dropout,
         "config": config,
     }
     if data.task == "regression":
@@ -99,10 +43,8 @@ def dnn(
     return tf.estimator.DNNClassifier(n_classes=data.n_classes, **common)
 
 
-@model("linear")
-def linear(
-    model_cfg: DictConfig, trainer: DictConfig, data: Dataset, config
-) -> tf.estimator.Estimator:
+@MODELS.register("linear")
+def linear(model, trainer, data, config) -> tf.estimator.Estimator:
     """TensorFlow's canned LinearClassifier, or LinearRegressor for data.task=regression."""
     common = {
         "feature_columns": feature_columns(data),
@@ -114,15 +56,17 @@ def linear(
     return tf.estimator.LinearClassifier(n_classes=data.n_classes, **common)
 
 
-@model("custom")
-def custom(
-    model_cfg: DictConfig, trainer: DictConfig, data: Dataset, config
-) -> tf.estimator.Estimator:
-    """The hand-written custom_model_fn below."""
+@MODELS.register("custom")
+def custom(model, trainer, data, config) -> tf.estimator.Estimator:
+    """custom_model_fn below: the canned DNN written out as a model_fn, to start your own from.
+
+    With the same config it gives the same numbers as model=dnn, on purpose: replace the
+    layers, the loss or the metrics, and compare.
+    """
     params = {
-        "hidden_units": list(model_cfg.hidden_units),
-        "dropout": model_cfg.dropout,
-        "learning_rate": float(trainer.learning_rate),
+        "hidden_units": list(model.hidden_units),
+        "dropout": model.dropout,
+        "learning_rate": trainer.learning_rate,
         "task": data.task,
         "n_classes": data.n_classes,
         "feature_columns": feature_columns(data),
@@ -195,44 +139,3 @@ def regression_head(prediction, labels):
         "prediction/mean": tf.compat.v1.metrics.mean(prediction),
     }
     return predictions, tf.reduce_mean(per_example), metrics
-
-
-def serving_input_fn(n_features: int):
-    """What the exported SavedModel takes: raw feature vectors, shape (batch, n_features), as `x`."""
-
-    def input_fn():
-        x = tf.compat.v1.placeholder(tf.float32, [None, n_features], name=FEATURE_KEY)
-        return tf.estimator.export.ServingInputReceiver({FEATURE_KEY: x}, {FEATURE_KEY: x})
-
-    return input_fn
-
-
-def export_saved_model(
-    estimator: tf.estimator.Estimator,
-    data: Dataset,
-    export_dir_base: str,
-    checkpoint_path: str | None = None,
-):
-    """Export a checkpoint (default: the latest) as a SavedModel; return its folder.
-
-    Whatever the model, its signatures are `serving_default` and `predict`, both taking `x`
-    (raw features) and returning `SERVING_OUTPUTS[data.task]`. Left alone, a canned
-    Estimator exports only `predict` for raw inputs (its `serving_default` classifies or
-    regresses serialized tf.Examples), and a model_fn only `serving_default`.
-    """
-    outputs = SERVING_OUTPUTS[data.task]
-
-    def model_fn(features, labels, mode, config):
-        spec = estimator.model_fn(features, labels, mode, config)
-        if mode != tf.estimator.ModeKeys.PREDICT:
-            return spec
-        served = spec.predictions
-        if all(key in served for key in outputs):  # else: your own model's predictions
-            served = {key: served[key] for key in outputs}
-        output = tf.estimator.export.PredictOutput(served)
-        return spec._replace(export_outputs={name: output for name in SIGNATURES})
-
-    exporter = tf.estimator.Estimator(model_fn, estimator.model_dir, estimator.config)
-    return exporter.export_saved_model(
-        export_dir_base, serving_input_fn(data.n_features), checkpoint_path=checkpoint_path
-    )

@@ -1,0 +1,100 @@
+"""Everything estimator_inmemory raises on purpose.
+
+Two kinds, never mixed up:
+- `EstimatorInMemoryError` and its subclasses: an expected error, raised before anything
+  is trained or written where the cause can be known then. The message names the cause and
+  the way out; an entry point prints it as one line (`error: ...`) and exits 2. The
+  refusals of in-memory evaluation (`UnsupportedSetupError`, a `ValueError` as TensorFlow's
+  own hook raises) are among them: each subclass names one cause.
+- `EvaluationFailedError` (a `RuntimeError`): an evaluation that was started and failed
+  during training; the message names the global step. A bug, or a broken input: it keeps
+  its traceback.
+"""
+
+
+class EstimatorInMemoryError(Exception):
+    """An expected error: its message names the cause and the way out."""
+
+
+class ConfigError(EstimatorInMemoryError, ValueError):
+    """A config value that training cannot use."""
+
+
+class UnknownMonitorError(ConfigError):
+    """evaluator.monitor names a metric the model's evaluation does not produce."""
+
+
+class DataError(EstimatorInMemoryError, ValueError):
+    """The data cannot be read or used as configured."""
+
+
+class RuntimeRequirementError(EstimatorInMemoryError):
+    """The machine lacks what the config requires (e.g. runtime.require_gpu)."""
+
+
+class UnsupportedClusterError(EstimatorInMemoryError, ValueError):
+    """TF_CONFIG describes a cluster that Estimator cannot run (or is malformed)."""
+
+
+class ChiefNotStartedError(EstimatorInMemoryError, RuntimeError):
+    """A worker found no checkpoint of the chief's in model_dir in time."""
+
+
+class ResumeMismatchError(EstimatorInMemoryError, ValueError):
+    """model_dir holds a checkpoint of another model than the one the config builds."""
+
+
+class UnsupportedSetupError(EstimatorInMemoryError, ValueError):
+    """Refused before training: this setup cannot be evaluated in memory."""
+
+
+class MalformedTFConfigError(UnsupportedSetupError):
+    """TF_CONFIG is not JSON, or not shaped like {"cluster": ..., "task": ...}."""
+
+
+class MultiNodeError(UnsupportedSetupError):
+    """TF_CONFIG or the RunConfig describes more than one machine."""
+
+
+class UnsupportedDistributionError(UnsupportedSetupError):
+    """eval_distribute, or a train_distribute strategy that spans machines."""
+
+
+class SaveableObjectsError(UnsupportedSetupError):
+    """Model state that is not a variable (e.g. a MutableHashTable)."""
+
+
+class CustomSaverError(UnsupportedSetupError):
+    """A Saver in EVAL mode (Scaffold(saver=...) or GraphKeys.SAVERS, e.g. EMA restores)."""
+
+
+class CustomInitFnError(UnsupportedSetupError):
+    """Scaffold(init_fn=...) in EVAL mode: custom initialisation the copy cannot run."""
+
+
+class UnmatchedVariablesError(UnsupportedSetupError):
+    """Eval variables with no training twin of the same name, dtype and shape."""
+
+
+class UnsupportedRuntimeError(UnsupportedSetupError):
+    """TensorFlow outside the supported versions, Estimator missing, or Keras 3."""
+
+
+class ScheduleError(UnsupportedSetupError):
+    """every_n_iter, every_n_secs or steps that cannot schedule an evaluation."""
+
+
+class EndlessEvalDataError(UnsupportedSetupError):
+    """An eval dataset that never ends, so an evaluation would never end."""
+
+
+class InPlaceUnsupportedError(UnsupportedSetupError):
+    """design="in_place" was forced on a setup whose weights cannot be mapped with certainty."""
+
+
+class EvaluationFailedError(RuntimeError):
+    """An evaluation failed during training; the message names the global step."""
+
+
+class PaintingFailedError(RuntimeError):
+    """The painting process could not draw the picture (its last error line says why)."""

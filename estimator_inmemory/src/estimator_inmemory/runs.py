@@ -1,0 +1,196 @@
+"""A run's folder: a fresh run's own, or an earlier run's when `model_dir=` resumes it.
+
+A resume is the same run continued: it reads the run's stored config for everything that
+shapes the model (the `model` and `data` groups), with this command's overrides of those
+groups on top; it appends to the run's own `evaluations.jsonl` and `train.log`; and it
+never re-evaluates a step the run already evaluated. No TensorFlow here for a local
+model_dir: this runs before TensorFlow is imported.
+
+Run folders are claimed atomically (`claim_run_dir`, which Hydra's `hydra.run.dir` and
+`hydra.sweep.dir` call through the `unique_dir` resolver, and the cluster launcher calls
+too), so two runs started in the same second never share one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import json
+import logging
+import os
+import shutil
+from dataclasses import dataclass
+from datetime import datetime
+
+from omegaconf import DictConfig, OmegaConf
+
+from . import files
+from .checkpoints import has_checkpoint
+from .errors import ConfigError
+
+log = logging.getLogger(__name__)
+# The config groups that decide which variables the model has.
+MODEL_SHAPING_GROUPS = ("model", "data")
+JSONL = "evaluations.jsonl"
+LOG = "train.log"
+
+
+# The config Hydra records in a run folder (`.hydra/config.yaml`).
+STORED_CONFIG = os.path.join(".hydra", "config.yaml")
+
+
+@dataclass(frozen=True)
+class Run:
+    model_dir: str  # checkpoints, eval summaries, best/, export/, evaluations.jsonl
+    record_dir: str  # this invocation's Hydra folder (local): its config and log
+    resuming: bool  # model_dir already holds a checkpoint
+
+    @property
+    def jsonl(self) -> str:
+        return files.join(self.model_dir, JSONL)
+
+
+def claim_run_dir(root: str, pattern: str = "%Y-%m-%d/%H-%M-%S") -> str:
+    """A folder no other run has: `root/<now as pattern>`, else with -2, -3, ..., created atomically.
+
+    Hydra names run folders by the second, so two runs started in the same second (or in
+    two containers sharing a volume) would share one folder, and so one model_dir. mkdir
+    either creates the folder or fails because it exists, so exactly one run gets each.
+    """
+    path = os.path.join(root, datetime.now().strftime(pattern))
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    for n in range(1, 10_000):
+        candidate = path if n == 1 else f"{path}-{n}"
+        try:
+            os.mkdir(candidate)
+            return candidate
+        except FileExistsError:
+            continue
+    raise ConfigError(f"no free run folder next to {path}")
+
+
+def record_subdir() -> str:
+    """Where Hydra records this run's config: `.hydra`, unless the folder already has one.
+
+    `hydra.run.dir=<an earlier run>` must not overwrite that run's record (its resume reads
+    it): this attempt's record goes beside it instead.
+    """
+    from hydra.core.hydra_config import HydraConfig
+
+    output_dir = HydraConfig.get().runtime.output_dir
+    if os.path.isfile(os.path.join(output_dir, STORED_CONFIG)):
+        return f".hydra/attempt-{datetime.now():%Y-%m-%d_%H-%M-%S_%f}"
+    return ".hydra"
+
+
+# Used by a project's conf/hydra/default.yaml. Cached: Hydra resolves the run folder more
+# than once (and copies the cache into each sweep job), and each run must claim exactly one.
+if not OmegaConf.has_resolver("unique_dir"):
+    OmegaConf.register_new_resolver("unique_dir", claim_run_dir, use_cache=True)
+if not OmegaConf.has_resolver("record_subdir"):
+    OmegaConf.register_new_resolver("record_subdir", record_subdir, use_cache=True)
+
+
+def prepare(
+    cfg: DictConfig, record_dir: str, overrides: list[str] | None
+) -> tuple[DictConfig, Run]:
+    """The run this invocation continues or starts, and the config it trains with.
+
+    `overrides` are this command's overrides (None when `train(cfg)` is called directly:
+    then `cfg` is taken as it is, with no stored config merged in).
+    """
+    record_dir = str(record_dir)
+    if cfg.model_dir is None:
+        if has_checkpoint(record_dir) or files.exists(files.join(record_dir, JSONL)):
+            raise ConfigError(
+                f"the run folder {record_dir} already holds a run: resume it with "
+                f"model_dir={record_dir}, or start a new run in another folder"
+            )
+        return cfg, Run(record_dir, record_dir, resuming=False)
+    model_dir = str(cfg.model_dir)
+    if not has_checkpoint(model_dir):
+        return cfg, Run(model_dir, record_dir, resuming=False)
+    stored = files.join(model_dir, STORED_CONFIG)
+    if overrides is not None and files.isfile(stored):
+        cfg = with_stored_config(cfg, OmegaConf.create(files.read_text(stored)), overrides)
+        log.info(
+            "resuming %s: model and data as stored in %s, with this command's overrides",
+            model_dir,
+            stored,
+        )
+    return cfg, Run(model_dir, record_dir, resuming=True)
+
+
+def with_stored_config(cfg: DictConfig, stored: DictConfig, overrides: list[str]) -> DictConfig:
+    """`cfg` with the model-shaping groups taken from `stored`, except what `overrides` set.
+
+    Choosing another option of a group (`model=custom`) takes that group from `cfg` whole;
+    setting keys inside it (`model.hidden_units=[16]`) applies them to the stored group.
+    """
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    parsed = [o for o in OverridesParser.create().parse_overrides(overrides) if not o.is_delete()]
+    merged = copy.deepcopy(cfg)
+    OmegaConf.set_struct(merged, False)
+    for group in MODEL_SHAPING_GROUPS:
+        if group not in stored:
+            continue
+        mine = [o for o in parsed if o.key_or_group.split(".")[0] == group]
+        if any(o.key_or_group == group for o in mine):
+            continue
+        merged[group] = copy.deepcopy(stored[group])
+        for override in mine:
+            OmegaConf.update(merged, override.key_or_group, override.value(), merge=False)
+    OmegaConf.set_struct(merged, True)
+    return merged
+
+
+def evaluated_steps(model_dir: str, label: str) -> set[int]:
+    """The steps `label` (eval, eval_<name>) already evaluated in this run."""
+    steps = set()
+    for line in files.read_lines(files.join(model_dir, JSONL)):
+        with contextlib.suppress(ValueError, KeyError):
+            record = json.loads(line)
+            if record["eval"] == label:
+                steps.add(int(record["step"]))
+    return steps
+
+
+def discard_failed_attempt(record_dir: str, record_subdir: str) -> bool:
+    """Remove what a run that failed before training left: its config record and log.
+
+    Only when that is all the folder holds (no checkpoint, no evaluations). Returns
+    whether anything was removed.
+    """
+    if record_subdir != ".hydra":  # an attempt beside an earlier run's record
+        shutil.rmtree(os.path.join(record_dir, record_subdir), ignore_errors=True)
+        return True
+    others = [n for n in os.listdir(record_dir) if n != ".hydra" and not n.endswith(".log")]
+    if others:
+        return False
+    shutil.rmtree(record_dir, ignore_errors=True)
+    return True
+
+
+@contextlib.contextmanager
+def run_log(run: Run):
+    """While resuming, also append the log to the resumed run's own train.log."""
+    # A bucket cannot be appended to line by line: there the log stays in the run's
+    # own (local) record folder.
+    if not run.resuming or run.model_dir == run.record_dir or files.is_remote(run.model_dir):
+        yield
+        return
+    root = logging.getLogger()
+    handler = logging.FileHandler(os.path.join(run.model_dir, LOG))
+    existing = [h for h in root.handlers if isinstance(h, logging.FileHandler)]
+    handler.setFormatter(
+        existing[0].formatter
+        if existing
+        else logging.Formatter("[%(asctime)s][%(name)s][%(levelname)s] - %(message)s")
+    )
+    root.addHandler(handler)
+    try:
+        yield
+    finally:
+        root.removeHandler(handler)
+        handler.close()

@@ -1,0 +1,311 @@
+"""Train a project's Estimator from a composed config: `train(cfg, run_dir, models=, datasets=)`.
+
+The work a project's `<slug>-train` does, without Hydra's entry point around it
+(`app.Project.main` is that): the config is checked (`config.settings`) and the data loaded
+before TensorFlow is imported; then, with `evaluator=in_memory`, the Estimator trains with
+the InMemoryEvaluatorHook, whose metrics keep the best weights (`best.BestKeeper`), stop a
+plateau, and choose the SavedModel to export; with `evaluator=checkpoint`,
+`tf.estimator.train_and_evaluate` runs, alone or as one task of a cluster
+(`checkpoint.train_and_evaluate`). Every run writes checkpoints, eval summaries (`eval/` or
+`eval_<name>/`, for TensorBoard), `evaluations.jsonl`, the best weights (`best/`) and the
+exported SavedModel into its model_dir, and `result.json`, `learning_curves.png` and
+TensorBoard HParams beside them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import logging
+import os
+import time
+
+from omegaconf import DictConfig
+
+from . import config, files, records, runs
+from .best import BestKeeper, Monitor
+from .errors import RuntimeRequirementError
+from .registry import Registry
+
+log = logging.getLogger(__name__)
+
+
+def train(
+    cfg: DictConfig,
+    run_dir: str,
+    *,
+    models: Registry | str,
+    datasets: Registry | str,
+    overrides: list[str] | None = None,
+) -> dict:
+    """Train as `cfg` says; return the best monitored value and the last evaluation.
+
+    `run_dir` is this run's folder (its model_dir, unless `cfg.model_dir` resumes another
+    run); `models` and `datasets` are the project's registries (or "module:attribute"
+    strings naming them, imported when needed: the models' module imports TensorFlow);
+    `overrides` are the command line's, used to merge a resumed run's stored config.
+    Returns {monitor, mode, best, best_step, metrics, stopped_early}. Raises an
+    `EstimatorInMemoryError` for anything the config, the data or the setup gets wrong,
+    before any checkpoint is read or written.
+    """
+    from .plots import Painter
+
+    started = time.monotonic()
+    cfg, run = runs.prepare(cfg, str(run_dir), overrides)
+    settings = config.settings(cfg)
+    if settings.evaluator.kind == "checkpoint":
+        return _train_and_evaluate(cfg, settings, run, models, datasets, started)
+    from .guards import check_tf_config
+
+    check_tf_config(os.environ.get("TF_CONFIG"))
+    # Started before TensorFlow is imported: the picture's child process imports matplotlib
+    # while this one loads the data, imports TensorFlow and trains.
+    with Painter() as painter:
+        data = load_dataset(settings.data, datasets)
+        return _train_in_memory(cfg, settings, data, run, models, painter, started)
+
+
+def _train_in_memory(cfg, settings, data, run: runs.Run, models, painter, started) -> dict:
+    """The in-memory evaluator's training, from checked settings."""
+    _load_tensorflow(settings.runtime)
+    import tensorflow as tf
+
+    from .data import eval_input_fn, train_input_fn
+    from .hook import InMemoryEvaluatorHook
+    from .progress import ProgressHook
+
+    trainer, evaluator_settings = settings.trainer, settings.evaluator
+    log.info("model_dir: %s", run.model_dir)
+    estimator = build_estimator(settings.model, trainer, data, run.model_dir, models)
+    train_input = train_input_fn(data, trainer.batch_size, trainer.seed)
+    monitor = Monitor.of(evaluator_settings, data.task)
+    checkpoint = tf.train.latest_checkpoint(run.model_dir) if run.resuming else None
+    # Everything in-memory evaluation cannot handle stops here (the constructor: schedule,
+    # runtime, TF_CONFIG, RunConfig; prepare(): the eval graph), and a monitor the model
+    # does not produce, before model_dir is read.
+    evaluator = InMemoryEvaluatorHook(
+        estimator,
+        eval_input_fn(data, evaluator_settings.batch_size),
+        steps=evaluator_settings.steps,
+        name=evaluator_settings.name,
+        every_n_iter=evaluator_settings.every_n_iter,
+        every_n_secs=evaluator_settings.every_n_secs,
+    )
+    monitor.check_produced(evaluator.prepare())
+    # The training graph, and the checkpoint a resume restores, are checked as Estimator
+    # builds the graph: before its hooks write to model_dir.
+    trained = evaluator.checked_training(resume_from=checkpoint)
+    keeper = BestKeeper(
+        run.model_dir,
+        monitor,
+        keep=evaluator_settings.keep_best,
+        patience=evaluator_settings.patience,
+        max_steps=trainer.max_steps,
+    )
+    try:
+        with runs.run_log(run):
+            step = _checkpoint_step(checkpoint)
+            if step >= trainer.max_steps:
+                log.info(
+                    "%s is at step %d, trainer.max_steps=%d: nothing to train (raise "
+                    "trainer.max_steps to continue)",
+                    run.model_dir,
+                    step,
+                    trainer.max_steps,
+                )
+                return _results(keeper, evaluator.latest, stopped_early=False)
+            if not keeper.continue_after_early_stop(trainer.max_steps, evaluator_settings.patience):
+                stopped = keeper.record["early_stopped"]
+                log.info(
+                    "this run stopped early at step %d (evaluator.patience=%d): nothing to "
+                    "train (raise trainer.max_steps or evaluator.patience to continue)",
+                    stopped["step"],
+                    stopped["patience"],
+                )
+                return _results(keeper, evaluator.latest, stopped_early=True)
+            if step in runs.evaluated_steps(run.model_dir, evaluator.label):
+                evaluator.skip_step(step)  # evaluated before the run was stopped
+            progress = ProgressHook(trainer.max_steps, trainer.log_step_count_steps, monitor.name)
+            evaluator.add_callbacks(
+                keeper,
+                record_evaluation(run.model_dir, keeper.improved.get),
+                progress.on_evaluation,
+            )
+            trained.train(train_input, max_steps=trainer.max_steps, hooks=[evaluator, progress])
+            keeper.close()
+            if evaluator.stop_reason:
+                log.info("%s", evaluator.stop_reason)
+            paint_learning_curves(cfg, run, painter)  # best/ is complete: the keeper closed
+            export(trainer.export, estimator, keeper, data)  # while the child draws
+            results = _results(keeper, evaluator.latest, stopped_early=bool(evaluator.stop_reason))
+            record_run(cfg, run, results, time.monotonic() - started, painter)
+            return results
+    finally:
+        keeper.close()
+
+
+def _checkpoint_step(checkpoint: str | None) -> int:
+    from .checkpoints import step_of
+
+    return step_of(checkpoint) if checkpoint else 0
+
+
+def load_dataset(data_cfg: DictConfig, datasets: Registry | str):
+    """The Dataset `data.name` names, loaded by the project's registered loader."""
+    loader = resolve(datasets, "DATASETS").get_for(data_cfg.name, "DATASETS")
+    return loader(data_cfg)
+
+
+def build_estimator(model_cfg, trainer, data, model_dir: str, models: Registry | str, **run_config):
+    """The Estimator `model.name` names; `run_config` overrides RunConfig arguments."""
+    import tensorflow as tf
+
+    builder = resolve(models, "MODELS").get_for(model_cfg.name, "MODELS")
+    arguments = {
+        "model_dir": model_dir,
+        "tf_random_seed": trainer.seed,
+        "save_checkpoints_steps": trainer.save_checkpoints_steps,
+        "keep_checkpoint_max": trainer.keep_checkpoint_max,
+        "log_step_count_steps": trainer.log_step_count_steps,
+    }
+    run_config = tf.estimator.RunConfig(**{**arguments, **run_config})
+    return builder(model_cfg, trainer, data, run_config)
+
+
+def resolve(registry: Registry | str, default_attribute: str) -> Registry:
+    """A registry, or the one a "package.module[:ATTRIBUTE]" string names (imported now)."""
+    if isinstance(registry, Registry):
+        return registry
+    module, _, attribute = registry.partition(":")
+    return getattr(importlib.import_module(module), attribute or default_attribute)
+
+
+def export(which: str, estimator, keeper: BestKeeper, data) -> None:
+    """The SavedModel(s) trainer.export asks for, in model_dir/export/{best,last}/."""
+    from .serving import export_saved_model
+
+    base = files.join(estimator.model_dir, "export")
+    best = keeper.best_checkpoint()
+    if which in ("best", "both") and best:
+        path = export_saved_model(estimator, data, files.join(base, "best"), checkpoint_path=best)
+        log.info(
+            "SavedModel of the best weights (step %d, %s=%.4g): %s",
+            keeper.best_step,
+            keeper.monitor.name,
+            keeper.best_value,
+            path,
+        )
+    if which in ("last", "both"):
+        path = export_saved_model(estimator, data, files.join(base, "last"))
+        log.info("SavedModel of the last weights: %s", path)
+
+
+def paint_learning_curves(cfg: DictConfig, run: runs.Run, painter) -> None:
+    """Ask `painter` for the run's learning_curves.png (in model_dir), its best marked."""
+    from .plots import LEARNING_CURVES
+
+    best = records.best_record(run.model_dir, cfg)
+    painter.paint(run.model_dir, files.join(run.model_dir, LEARNING_CURVES), best["monitor"], best)
+
+
+def record_run(cfg: DictConfig, run: runs.Run, results: dict, wall_time_s: float, painter) -> None:
+    """What people read after training: learning_curves.png, TensorBoard HParams, result.json.
+
+    The picture (asked of `painter`) goes to model_dir (a resume redraws the run's own);
+    result.json goes to this invocation's folder, last: it marks the job as finished for
+    the report.
+    """
+    from .hparams import write_hparams
+
+    os.makedirs(run.record_dir, exist_ok=True)
+    write_hparams(run.model_dir, cfg, files.basename(run.record_dir))
+    log.info("learning curves: %s", painter.wait())
+    records.write_result(run.record_dir, run.model_dir, cfg, results["metrics"], wall_time_s)
+
+
+def _results(keeper: BestKeeper, latest: dict | None, *, stopped_early: bool) -> dict:
+    return {
+        "monitor": keeper.monitor.name,
+        "mode": keeper.monitor.mode,
+        "best": keeper.best_value,
+        "best_step": keeper.best_step,
+        "metrics": dict(latest or keeper.record["metrics"] or {}),
+        "stopped_early": stopped_early,
+    }
+
+
+def _train_and_evaluate(cfg, settings, run: runs.Run, models, datasets, started) -> dict:
+    """evaluator=checkpoint: tf.estimator.train_and_evaluate, alone or as a cluster task."""
+    from .cluster import check_cluster_config
+    from .plots import Painter
+
+    task = check_cluster_config(os.environ.get("TF_CONFIG"))  # before TensorFlow reads it
+    # The process that evaluates (alone, or a cluster's evaluator task) leaves the run's
+    # picture and result.json, as in-memory training does; training and ps tasks do not.
+    evaluates = task.type in (None, "evaluator")
+    with Painter() if evaluates else contextlib.nullcontext() as painter:
+        data = load_dataset(settings.data, datasets)
+        _load_tensorflow(settings.runtime)
+        from .checkpoint import train_and_evaluate
+
+        log.info("model_dir: %s", run.model_dir)
+        estimator = build_estimator(
+            settings.model,
+            settings.trainer,
+            data,
+            run.model_dir,
+            models,
+            keep_checkpoint_max=0,  # the evaluator deletes them once read: see checkpoint.py
+            experimental_max_worker_delay_secs=settings.evaluator.max_worker_delay_secs,
+        )
+        results = train_and_evaluate(
+            estimator,
+            settings,
+            data,
+            task,
+            resuming=run.resuming,
+            record=record_evaluation,
+        )
+        if painter is not None:
+            paint_learning_curves(cfg, run, painter)
+            record_run(cfg, run, results, time.monotonic() - started, painter)
+        return results
+
+
+def _load_tensorflow(runtime: config.Runtime) -> None:
+    """Import TensorFlow (only once the config is known to be good) and check the machine."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # C++ start-up chatter
+    import tensorflow as tf
+
+    from .guards import check_runtime
+
+    check_runtime()  # before anything imports Estimator or Keras
+    tf.get_logger().setLevel(logging.ERROR)  # Estimator code is one long deprecation warning
+    devices = [d.name.replace("/physical_device:", "") for d in tf.config.list_physical_devices()]
+    log.info("TensorFlow %s sees %s", tf.__version__, ", ".join(devices))
+    if runtime.require_gpu and not tf.config.list_physical_devices("GPU"):
+        raise RuntimeRequirementError(
+            f"runtime.require_gpu=true, but TensorFlow sees no GPU (only {', '.join(devices)}). "
+            "In Docker, run with --gpus all on a host with the NVIDIA Container Toolkit; "
+            "with pip, install the gpu extra; or set runtime.require_gpu=false to train on CPU"
+        )
+
+
+def record_evaluation(model_dir: str, improved_at):
+    """Log each evaluation as one line and append it to evaluations.jsonl, marked if it improved.
+
+    `improved_at(step)` says whether the evaluation at that step improved the monitored
+    metric (True, False or None for not known).
+    """
+
+    def record(evaluation) -> None:
+        metrics = evaluation.metrics
+        shown = " ".join(f"{k}={v:.4g}" for k, v in sorted(metrics.items()) if k != "global_step")
+        improved = bool(improved_at(evaluation.step))
+        log.info(
+            "%s step %d: %s%s", evaluation.label, evaluation.step, shown, " *" if improved else ""
+        )
+        line = {"eval": evaluation.label, "step": evaluation.step, **metrics, "improved": improved}
+        records.append_evaluation(model_dir, line)
+
+    return record
