@@ -21,6 +21,20 @@ DEFAULT_PACKAGE = "digits_estimator"
 # One constraints file per supported TF version (`tox -e lock` writes them); a project
 # receives its version's as constraints.txt.
 LOCKS_DIR = TEMPLATE_DIR / "locks"
+# The library every project installs: its distribution name, and its folder in a project.
+LIBRARY = "estimator-inmemory"
+LIBRARY_FOLDER = "estimator-inmemory"
+LIBRARY_DIR = TEMPLATE_DIR / "estimator_inmemory"
+# What a project receives of the library (post_gen_project keeps these): its metadata and
+# source, not its tests or benchmarks.
+LIBRARY_FILES = {
+    f"estimator-inmemory/{p.relative_to(LIBRARY_DIR).as_posix()}"
+    for p in [
+        LIBRARY_DIR / "pyproject.toml",
+        LIBRARY_DIR / "README.md",
+        *(LIBRARY_DIR / "src").rglob("*.py"),
+    ]
+}
 # Every file the default answers generate.
 DEFAULT_FILES = {
     ".dockerignore",
@@ -31,66 +45,47 @@ DEFAULT_FILES = {
     "README.md",
     "conf/data/csv.yaml",
     "conf/data/digits.yaml",
-    "conf/evaluator/checkpoint.yaml",
-    "conf/evaluator/in_memory.yaml",
     "conf/hparams_search/optuna.yaml",
     "conf/hydra/default.yaml",
     "conf/model/custom.yaml",
     "conf/model/dnn.yaml",
     "conf/model/linear.yaml",
-    "conf/runtime/default.yaml",
     "conf/train.yaml",
-    "conf/trainer/default.yaml",
     "constraints.txt",
     "k8s/tfjob.yaml",
     "pyproject.toml",
     "src/digits_estimator/__init__.py",
-    "src/digits_estimator/best.py",
-    "src/digits_estimator/checkpoint_evaluator.py",
-    "src/digits_estimator/cluster.py",
-    "src/digits_estimator/config.py",
-    "src/digits_estimator/console.py",
     "src/digits_estimator/data.py",
-    "src/digits_estimator/errors.py",
-    "src/digits_estimator/files.py",
-    "src/digits_estimator/hparams.py",
-    "src/digits_estimator/inmemory/__init__.py",
-    "src/digits_estimator/inmemory/errors.py",
-    "src/digits_estimator/inmemory/guards.py",
-    "src/digits_estimator/inmemory/hook.py",
-    "src/digits_estimator/inmemory/tf_internals.py",
     "src/digits_estimator/model.py",
-    "src/digits_estimator/plots.py",
-    "src/digits_estimator/progress.py",
-    "src/digits_estimator/records.py",
-    "src/digits_estimator/report.py",
-    "src/digits_estimator/runs.py",
     "src/digits_estimator/train.py",
     "tests/conftest.py",
-    "tests/helpers.py",
-    "tests/test_best.py",
-    "tests/test_checkpoint_evaluator.py",
-    "tests/test_cluster.py",
-    "tests/test_config.py",
-    "tests/test_data.py",
-    "tests/test_inmemory_guards.py",
-    "tests/test_inmemory_hook.py",
-    "tests/test_inmemory_inplace.py",
-    "tests/test_k8s_manifest.py",
     "tests/test_models.py",
-    "tests/test_plots.py",
-    "tests/test_progress.py",
     "tests/test_readme.py",
-    "tests/test_report.py",
-    "tests/test_resume.py",
-    "tests/test_seeds.py",
-    "tests/test_serving.py",
-    "tests/test_sweep.py",
-    "tests/test_tensorboard.py",
-    "tests/test_tf_internals.py",
     "tests/test_train.py",
     "tox.ini",
-}
+} | LIBRARY_FILES
+
+
+def code_lines(path: Path) -> int:
+    """Lines of a Python file that hold code: not blank, not only a comment, not a docstring."""
+    import ast
+    import io
+    import tokenize
+
+    text = path.read_text()
+    docstrings = set()
+    for node in ast.walk(ast.parse(text)):
+        body = getattr(node, "body", None)
+        if isinstance(body, list) and body and isinstance(body[0], ast.Expr):
+            value = body[0].value
+            if isinstance(value, ast.Constant) and isinstance(value.value, str):
+                docstrings.update(range(body[0].lineno, body[0].end_lineno + 1))
+    skipped = {tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT}
+    lines = set()
+    for token in tokenize.generate_tokens(io.StringIO(text).readline):
+        if token.type not in skipped and token.type != tokenize.ENDMARKER:
+            lines.update(range(token.start[0], token.end[0] + 1))
+    return len(lines - docstrings)
 
 
 def files_of(project: Path) -> set[str]:
@@ -247,7 +242,21 @@ def compile_lock(tf_version: str, workdir: Path, upgrade: bool = False) -> str:
         command.append("--upgrade")
     subprocess.run(command, check=True, timeout=600)
     header = LOCK_HEADER.format(tf_version=tf_version, lowest_python=lowest_python)
-    return header + output.read_text()
+    return header + pin_library(output.read_text(), pyproject.parent / LIBRARY_FOLDER)
+
+
+def library_version(folder: Path = LIBRARY_DIR) -> str:
+    """The version of estimator-inmemory in `folder` (its pyproject.toml)."""
+    return tomllib.loads((folder / "pyproject.toml").read_text())["project"]["version"]
+
+
+def pin_library(lock: str, folder: Path) -> str:
+    """The lock with the library's line (uv writes its local path, which differs per bake)
+    as an ordinary pin of its version: installing a project then checks the library folder
+    it holds is the version its lock was made with."""
+    pattern = re.compile(rf"^{LIBRARY} @ file://\S+$", re.MULTILINE)
+    assert len(pattern.findall(lock)) == 1, f"no single {LIBRARY} line in the lock:\n{lock}"
+    return pattern.sub(f"{LIBRARY}=={library_version(folder)}", lock)
 
 
 def normalized(name: str) -> str:

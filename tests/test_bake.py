@@ -7,7 +7,15 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from template_repo import CONTEXT, DEFAULT_FILES, SUPPORTED_TF, TEMPLATE_DIR, files_of
+from template_repo import (
+    CONTEXT,
+    DEFAULT_FILES,
+    LIBRARY_DIR,
+    SUPPORTED_TF,
+    TEMPLATE_DIR,
+    code_lines,
+    files_of,
+)
 
 MARKERS = re.compile(r"\{\{|\}\}|\{%|%\}|\{#|cookiecutter\.")
 
@@ -62,11 +70,47 @@ def test_names_flow_into_package_script_and_imports(cookies):
     assert meta["name"] == "iris-net"
     assert meta["scripts"] == {
         "iris-net-train": "iris.train:main",
-        "iris-net-report": "iris.report:main",
-        "iris-net-cluster": "iris.cluster:main",
+        "iris-net-report": "iris.train:report",
+        "iris-net-cluster": "iris.train:cluster",
     }
-    assert 'PACKAGE = "iris"' in (project / "src/iris/cluster.py").read_text()
-    assert "from iris.config import" in (project / "tests/test_config.py").read_text()
+    assert "from iris.model import MODELS" in (project / "tests/test_models.py").read_text()
+
+
+def test_the_project_package_holds_only_its_own_code(cookies):
+    # Models, datasets and a thin entry point; the training kit is the library.
+    project = bake(cookies)
+    package = project / "src" / "digits_estimator"
+    modules = sorted(p.name for p in package.rglob("*.py"))
+    assert modules == ["__init__.py", "data.py", "model.py", "train.py"]
+    lines = {name: code_lines(package / name) for name in modules}
+    assert sum(lines.values()) <= 600, lines
+    assert code_lines(package / "train.py") <= 20, "train.py is meant to stay thin"
+
+
+def test_the_library_reaches_the_project_as_its_one_source(cookies):
+    # The same bytes as estimator_inmemory/ in this repository, and nothing templated in it.
+    project = bake(cookies, project_name="Other Name", package_name="other")
+    library = project / "estimator-inmemory"
+    for path in [LIBRARY_DIR / "pyproject.toml", *(LIBRARY_DIR / "src").rglob("*.py")]:
+        relative = path.relative_to(LIBRARY_DIR)
+        assert (library / relative).read_bytes() == path.read_bytes(), relative
+    assert not (library / "tests").exists() and not (library / "benchmarks").exists()
+    dependencies = tomllib.loads((project / "pyproject.toml").read_text())["project"]["dependencies"]
+    assert "estimator-inmemory[hydra,rich,plots] @ {root:uri}/estimator-inmemory" in dependencies
+
+
+def test_the_tf_table_is_the_librarys_supported_range():
+    # The library refuses other versions at run time (guards.SUPPORTED_TF), and the template
+    # must not offer one it refuses, nor leave one out.
+    import ast
+
+    guards = (LIBRARY_DIR / "src" / "estimator_inmemory" / "guards.py").read_text()
+    node = next(
+        n
+        for n in ast.parse(guards).body
+        if isinstance(n, ast.Assign) and getattr(n.targets[0], "id", "") == "SUPPORTED_TF"
+    )
+    assert sorted(ast.literal_eval(node.value)) == SUPPORTED_TF
 
 
 def test_github_actions_toggle_drops_the_workflow(cookies):

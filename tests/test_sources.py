@@ -7,6 +7,8 @@ import pytest
 from template_repo import (
     DEFAULT_FILES,
     DEFAULT_SLUG,
+    LIBRARY_DIR,
+    LIBRARY_FILES,
     SUPPORTED_TF,
     TEMPLATE_DIR,
     files_of,
@@ -36,11 +38,13 @@ def test_local_path(tmp_path):
 
 def test_local_path_without_hooks(tmp_path):
     # No pre_prompt hook: the skeleton is found through the top-level symbolic link. No
-    # post_gen hook either, so the project keeps every version's lock, in locks/.
+    # post_gen hook either, so the project keeps every version's lock, in locks/, and the
+    # whole library folder (its tests too).
     result = run_cookiecutter(TEMPLATE_DIR, tmp_path, "github_actions=yes", accept_hooks=False)
     assert result.returncode == 0, result.stderr
     locks = {f"locks/tf{version}.txt" for version in SUPPORTED_TF}
-    expected = DEFAULT_FILES - {"constraints.txt"} | locks
+    library = {f"estimator-inmemory/{path}" for path in files_of(LIBRARY_DIR)}
+    expected = DEFAULT_FILES - {"constraints.txt"} - LIBRARY_FILES | locks | library
     assert files_of(tmp_path / "out" / DEFAULT_SLUG) == expected
 
 

@@ -12,7 +12,18 @@ import sys
 from pathlib import Path
 
 import pytest
-from template_repo import DEFAULT_FILES, DEFAULT_PACKAGE, DEFAULT_SLUG, TEMPLATE_DIR, git, git_copy
+from template_repo import (
+    DEFAULT_FILES,
+    DEFAULT_PACKAGE,
+    DEFAULT_SLUG,
+    LIBRARY,
+    SUPPORTED_TF,
+    TEMPLATE_DIR,
+    git,
+    git_copy,
+    library_version,
+    lock_path,
+)
 
 CRUFT = Path(sys.executable).with_name("cruft")
 SKELETON = "template/{{cookiecutter.project_slug}}"
@@ -60,12 +71,29 @@ def test_cruft_update_brings_the_template_change_and_keeps_the_local_edit(templa
     readme.write_text("".join([lines[0], "\nTemplate change in the README.\n", *lines[1:]]))
     append(template / "conf" / "train.yaml", "# template change in conf\n")
     append(template / "Dockerfile", "# template change in the Dockerfile\n")
+    # A library release: code changes and a new version, pinned by every lock.
+    hook = template / "estimator_inmemory" / "src" / "estimator_inmemory" / "hook.py"
+    hook.write_text(hook.read_text().replace("DESIGNS = (", "DESIGNS = (  # a library change\n", 1))
+    library = template / "estimator_inmemory"
+    old, new = library_version(library), "99.0.0"
+    pyproject = library / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text().replace(f'version = "{old}"', f'version = "{new}"'))
+    for version in SUPPORTED_TF:
+        lock = template / lock_path(version).relative_to(TEMPLATE_DIR)
+        lock.write_text(lock.read_text().replace(f"{LIBRARY}=={old}", f"{LIBRARY}=={new}"))
     git(template, "commit", "-q", "-am", "template change")
 
     behind = cruft("check", cwd=project)
     assert behind.returncode != 0 and "out of date" in behind.stdout + behind.stderr
     updated = cruft("update", "--skip-apply-ask", cwd=project)
     assert updated.returncode == 0, updated.stdout + updated.stderr
+    # Applied cleanly: no rejected hunks, no conflict markers anywhere.
+    assert not list(project.rglob("*.rej")), updated.stdout + updated.stderr
+    assert "<<<<<<<" not in "".join(p.read_text() for p in project.rglob("*.py"))
+    updated_hook = project / "estimator-inmemory" / "src" / "estimator_inmemory" / "hook.py"
+    assert "# a library change" in updated_hook.read_text()
+    assert 'version = "99.0.0"' in (project / "estimator-inmemory" / "pyproject.toml").read_text()
+    assert f"{LIBRARY}==99.0.0" in (project / "constraints.txt").read_text()
 
     assert "Template change in the README." in (project / "README.md").read_text()
     assert (project / "conf" / "train.yaml").read_text().endswith("# template change in conf\n")
