@@ -95,7 +95,9 @@ def test_the_library_reaches_the_project_as_its_one_source(cookies):
         relative = path.relative_to(LIBRARY_DIR)
         assert (library / relative).read_bytes() == path.read_bytes(), relative
     assert not (library / "tests").exists() and not (library / "benchmarks").exists()
-    dependencies = tomllib.loads((project / "pyproject.toml").read_text())["project"]["dependencies"]
+    dependencies = tomllib.loads((project / "pyproject.toml").read_text())["project"][
+        "dependencies"
+    ]
     assert "estimator-inmemory[hydra,rich,plots] @ {root:uri}/estimator-inmemory" in dependencies
 
 

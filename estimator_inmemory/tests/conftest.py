@@ -14,7 +14,7 @@ tf.config.set_logical_device_configuration(_cpu, [tf.config.LogicalDeviceConfigu
 @pytest.fixture(scope="session")
 def data():
     """The fixture project's default dataset (scikit-learn's bundled digits)."""
-    from helpers import compose_train
     from fixture_project.data import DATASETS
+    from helpers import compose_train
 
     return DATASETS["digits"](compose_train().data)

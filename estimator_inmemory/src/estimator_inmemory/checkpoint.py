@@ -37,7 +37,9 @@ from .errors import ChiefNotStartedError
 log = logging.getLogger(__name__)
 
 
-def train_and_evaluate(estimator, settings, data, task: ClusterTask, *, resuming: bool, record) -> dict:
+def train_and_evaluate(
+    estimator, settings, data, task: ClusterTask, *, resuming: bool, record
+) -> dict:
     """Run this process's part of train_and_evaluate; return the best monitored value and
     the last evaluation's metrics (empty on the chief, workers and ps tasks, which do not
     evaluate).
@@ -87,7 +89,9 @@ def train_and_evaluate(estimator, settings, data, task: ClusterTask, *, resuming
         from .guards import check_resume, checking_training_graph
 
         checkpoint = tf.train.latest_checkpoint(model_dir)
-        estimator = checking_training_graph(estimator, lambda graph: check_resume(graph, checkpoint))
+        estimator = checking_training_graph(
+            estimator, lambda graph: check_resume(graph, checkpoint)
+        )
     result = tf.estimator.train_and_evaluate(estimator, train_spec, eval_spec)
     metrics = result[0] if isinstance(result, tuple) else result  # local: (metrics, exports)
     best = read_record(model_dir) or {}
@@ -183,7 +187,9 @@ class CheckpointEvaluationExporter(tf.estimator.Exporter):
             self.monitor.check_produced(metrics)  # a ConfigError naming the metrics there are
             self._monitor_checked = True
         # Read each time: another (restarted) evaluator may have exported since.
-        tracker = BestTracker(self.monitor, self._comparable(read_record(self.model_dir)), keep=self.keep_best)
+        tracker = BestTracker(
+            self.monitor, self._comparable(read_record(self.model_dir)), keep=self.keep_best
+        )
         verdict = tracker.judge(step, metrics)
         self.record(self.model_dir, lambda _: verdict.improved)(
             SimpleNamespace(label=self.label, step=step, metrics=metrics)

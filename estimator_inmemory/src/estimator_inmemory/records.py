@@ -25,6 +25,7 @@ RESULT_FILE = "result.json"
 
 def monitor_of(cfg: DictConfig | None) -> Monitor:
     """The run's monitor (evaluator.monitor/mode/min_delta, the task's default metric)."""
+
     def get(key: str, default=None):
         return OmegaConf.select(cfg, key, default=default) if cfg is not None else default
 

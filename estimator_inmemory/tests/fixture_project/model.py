@@ -15,10 +15,13 @@ def optimizer(trainer):
 
 @MODELS.register("dnn")
 def dnn(model, trainer, data, config):
-    common = dict(
-        hidden_units=list(model.hidden_units), feature_columns=feature_columns(data),
-        optimizer=optimizer(trainer), dropout=model.dropout, config=config,
-    )  # fmt: skip
+    common = {
+        "hidden_units": list(model.hidden_units),
+        "feature_columns": feature_columns(data),
+        "optimizer": optimizer(trainer),
+        "dropout": model.dropout,
+        "config": config,
+    }
     if data.task == "regression":
         return tf.estimator.DNNRegressor(**common)
     return tf.estimator.DNNClassifier(n_classes=data.n_classes, **common)
@@ -26,7 +29,9 @@ def dnn(model, trainer, data, config):
 
 @MODELS.register("linear")
 def linear(model, trainer, data, config):
-    common = dict(feature_columns=feature_columns(data), optimizer=optimizer(trainer), config=config)
+    common = dict(
+        feature_columns=feature_columns(data), optimizer=optimizer(trainer), config=config
+    )
     if data.task == "regression":
         return tf.estimator.LinearRegressor(**common)
     return tf.estimator.LinearClassifier(n_classes=data.n_classes, **common)
