@@ -2,8 +2,9 @@
 (`python -m fixture_project.train`, a project's `Project.main`) where it is the subject."""
 
 import json
-import os
 import shutil
+import subprocess
+import sys
 
 import pytest
 from helpers import (
@@ -13,6 +14,7 @@ from helpers import (
     jsonl,
     run_entry_point,
     train,
+    without_tensorflow,
     write_iris_csv,
 )
 from omegaconf import OmegaConf
@@ -31,16 +33,17 @@ def short_run(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def without_tensorflow(tmp_path_factory):
-    """An environment whose `import tensorflow` fails loudly: a process that answers in it
-    answered before TensorFlow was imported."""
-    folder = tmp_path_factory.mktemp("no_tensorflow")
-    (folder / "tensorflow").mkdir()
-    (folder / "tensorflow" / "__init__.py").write_text(
-        'raise RuntimeError("TensorFlow was imported")\n'
+def no_tensorflow(tmp_path_factory):
+    env = without_tensorflow(tmp_path_factory.mktemp("no_tensorflow"))
+    imported = subprocess.run(
+        [sys.executable, "-c", "import tensorflow"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
     )
-    path = os.pathsep.join(filter(None, [str(folder), os.environ.get("PYTHONPATH")]))
-    return {**os.environ, "PYTHONPATH": path}
+    assert "TensorFlow was imported" in imported.stderr  # else the tests below prove nothing
+    return env
 
 
 def test_entry_point_evaluates_at_start_every_n_and_end(short_run):
@@ -205,10 +208,10 @@ BAD_OVERRIDES = [
     "override, message, code", BAD_OVERRIDES, ids=[o for o, _, _ in BAD_OVERRIDES]
 )
 def test_a_bad_override_fails_before_tensorflow_is_imported(
-    tmp_path, without_tensorflow, override, message, code
+    tmp_path, no_tensorflow, override, message, code
 ):
     run = tmp_path / "run"
-    result = run_entry_point(f"hydra.run.dir={run}", override, check=False, env=without_tensorflow)
+    result = run_entry_point(f"hydra.run.dir={run}", override, check=False, env=no_tensorflow)
     assert result.returncode == code, result.stderr
     assert message in result.stderr
     assert "TensorFlow was imported" not in result.stderr
@@ -232,10 +235,10 @@ def test_a_bad_override_fails_before_tensorflow_is_imported(
     ],
 )
 def test_multi_node_tf_config_stops_the_entry_point_with_one_line(
-    tmp_path, without_tensorflow, tf_config, message
+    tmp_path, no_tensorflow, tf_config, message
 ):
     env = {
-        **without_tensorflow,
+        **no_tensorflow,
         "TF_CONFIG": tf_config if isinstance(tf_config, str) else json.dumps(tf_config),
     }
     result = run_entry_point(f"hydra.run.dir={tmp_path / 'run'}", check=False, env=env)
@@ -245,9 +248,9 @@ def test_multi_node_tf_config_stops_the_entry_point_with_one_line(
     assert not checkpoints(tmp_path)
 
 
-def test_the_entry_point_shows_the_config_without_training(tmp_path, without_tensorflow):
+def test_the_entry_point_shows_the_config_without_training(tmp_path, no_tensorflow):
     # What a project's `<slug>-train --cfg job` runs: Project.main.
-    result = run_entry_point("--cfg", "job", "evaluator.every_n_iter=7", env=without_tensorflow)
+    result = run_entry_point("--cfg", "job", "evaluator.every_n_iter=7", env=no_tensorflow)
     shown = OmegaConf.create(result.stdout)
     assert shown.evaluator.every_n_iter == 7
     assert config.settings(shown) == config.settings(compose_train("evaluator.every_n_iter=7"))
