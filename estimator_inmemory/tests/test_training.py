@@ -2,6 +2,7 @@
 (`python -m fixture_project.train`, a project's `Project.main`) where it is the subject."""
 
 import json
+import resource
 import shutil
 import subprocess
 import sys
@@ -44,6 +45,12 @@ def no_tensorflow(tmp_path_factory):
     )
     assert "TensorFlow was imported" in imported.stderr  # else the tests below prove nothing
     return env
+
+
+def children_cpu_seconds() -> float:
+    """The CPU time of this process's finished children so far."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def test_entry_point_evaluates_at_start_every_n_and_end(short_run):
@@ -211,7 +218,10 @@ def test_a_bad_override_fails_before_tensorflow_is_imported(
     tmp_path, no_tensorflow, override, message, code
 ):
     run = tmp_path / "run"
+    before = children_cpu_seconds()
     result = run_entry_point(f"hydra.run.dir={run}", override, check=False, env=no_tensorflow)
+    # Python, Hydra and the check: ~0.7 s of CPU (TensorFlow's import alone takes several).
+    assert children_cpu_seconds() - before < 1.5
     assert result.returncode == code, result.stderr
     assert message in result.stderr
     assert "TensorFlow was imported" not in result.stderr
