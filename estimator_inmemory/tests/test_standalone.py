@@ -104,9 +104,9 @@ def standalone():
     try:
         venv = folder / "venv"
         env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
-        version = f"{sys.version_info.major}.{sys.version_info.minor}"
         for command in (
-            [uv(), "venv", "-q", "--python", version, str(venv)],
+            # This interpreter: uv never goes looking for (or downloading) another.
+            [uv(), "venv", "-q", "--python", sys.executable, str(venv)],
             [uv(), "pip", "install", "-q", "--python", str(venv / "bin" / "python"),
              "-c", str(LOCK), f"tensorflow-cpu=={TENSORFLOW}.*", str(LIBRARY)],
         ):  # fmt: skip
