@@ -18,3 +18,29 @@ def data():
     from helpers import compose_train
 
     return DATASETS["digits"](compose_train().data)
+
+
+# Every model of the fixture project on both tasks: (model, task).
+MODEL_TASKS = [(m, t) for t in ("classification", "regression") for m in ("dnn", "linear", "mlp")]
+
+
+@pytest.fixture(scope="session", params=MODEL_TASKS, ids=[f"{m}-{t}" for m, t in MODEL_TASKS])
+def trained(request, tmp_path_factory):
+    """One short in-process run per model and task, shared by test_models (it learns) and
+    test_serving (its SavedModel): 200 steps evaluated every 100, the last weights exported
+    (those estimator.predict() reads). Digits for classification, diabetes CSV for regression.
+
+    Returns (model, task, cfg, run_dir, results).
+    """
+    from helpers import compose_train, diabetes_csv, train
+
+    model, task = request.param
+    folder = tmp_path_factory.mktemp(f"{model}-{task}")
+    cfg = compose_train(
+        f"model={model}",
+        *(diabetes_csv(folder) if task == "regression" else []),
+        "trainer.max_steps=200",
+        "evaluator.every_n_iter=100",
+        "trainer.export=last",
+    )
+    return model, task, cfg, folder / "run", train(cfg, folder / "run")

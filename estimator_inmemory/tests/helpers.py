@@ -138,3 +138,13 @@ def train_steps(estimator, data, max_steps, *hooks):
     from estimator_inmemory import train_input_fn
 
     estimator.train(train_input_fn(data, 32, seed=1), max_steps=max_steps, hooks=list(hooks))
+
+
+def without_tensorflow(folder) -> dict:
+    """os.environ where `import tensorflow` fails loudly (a stand-in package in `folder`): a
+    child process that answers in it answered before TensorFlow was imported."""
+    package = Path(folder) / "tensorflow"
+    package.mkdir(parents=True, exist_ok=True)
+    (package / "__init__.py").write_text('raise RuntimeError("TensorFlow was imported")\n')
+    path = os.pathsep.join(filter(None, [str(folder), os.environ.get("PYTHONPATH")]))
+    return {**os.environ, "PYTHONPATH": path}

@@ -17,6 +17,7 @@ are written as `Optional[...]`.)
 """
 
 import numbers
+from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from typing import Any, Optional
 
@@ -53,7 +54,14 @@ class _Checks:
 
     def raise_problems(self) -> None:
         if self.problems:
-            raise ConfigError("invalid config: " + "; ".join(self.problems))
+            raise _invalid(self.problems)
+
+
+def _invalid(problems: list[str]) -> ConfigError:
+    """One ConfigError for all `problems` (kept as `.problems`, so settings() can join groups)."""
+    error = ConfigError("invalid config: " + "; ".join(problems))
+    error.problems = list(problems)
+    return error
 
 
 @dataclass
@@ -211,16 +219,28 @@ def settings(cfg: DictConfig) -> Settings:
         raise ConfigError(
             f"evaluator.kind={kind!r}: use evaluator=in_memory or evaluator=checkpoint"
         )
-    groups = {
-        "trainer": _typed("trainer", Trainer, cfg),
-        "evaluator": _typed("evaluator", evaluator_schema, cfg),
-        "runtime": _typed("runtime", Runtime, cfg),
-    }
     for group in ("model", "data"):
         if not isinstance(OmegaConf.select(cfg, group), DictConfig) or "name" not in cfg[group]:
             raise ConfigError(f"the config has no {group}.name: choose one, e.g. {group}=...")
-    check_model_keys(cfg.model)
+    problems, groups = [], {}  # every group is checked: all their problems in one error
+    schemas = {"trainer": Trainer, "evaluator": evaluator_schema, "runtime": Runtime}
+    for group, schema in schemas.items():
+        with _collect(problems):
+            groups[group] = _typed(group, schema, cfg)
+    with _collect(problems):
+        check_model_keys(cfg.model)
+    if problems:
+        raise _invalid(problems)
     return Settings(**groups, model=cfg.model, data=cfg.data, model_dir=cfg.get("model_dir"))
+
+
+@contextmanager
+def _collect(problems: list[str]):
+    """Add a ConfigError's problems to `problems` instead of raising it."""
+    try:
+        yield
+    except ConfigError as error:
+        problems.extend(getattr(error, "problems", [str(error)]))
 
 
 def _typed(group: str, schema, cfg: DictConfig):
@@ -234,9 +254,10 @@ def _typed(group: str, schema, cfg: DictConfig):
         return OmegaConf.to_object(merged)
     except OmegaConfBaseException as error:
         known = ", ".join(f.name for f in fields(schema))
-        raise ConfigError(
-            f"{group}: {' '.join(str(error).split())} (the keys of {group}: {known})"
-        ) from None
+        # Named as Hydra names it (full_key: trainer.max_steps), not by the schema's own key.
+        key = f"{group}.{error.full_key}" if getattr(error, "full_key", None) else group
+        what = " ".join(str(getattr(error, "msg", None) or error).split())
+        raise _invalid([f"{key}: {what} (the keys of {group}: {known})"]) from None
 
 
 def check_model_keys(model: DictConfig) -> None:

@@ -37,8 +37,13 @@ class Registry(dict):
     def get_for(self, name: str, where: str) -> Callable:
         """The function registered under `name`, or a ConfigError listing what is."""
         if name not in self:
+            known = (
+                f"registered: {', '.join(sorted(self))}"
+                if self
+                else f"nothing is registered in {where} yet"
+            )
             raise ConfigError(
                 f"{self.group}.name={name!r} has nothing registered: register a function with "
-                f"@{where}.register({name!r}) (registered: {', '.join(sorted(self))})"
+                f"@{where}.register({name!r}) ({known})"
             )
         return self[name]
