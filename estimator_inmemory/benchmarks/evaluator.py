@@ -44,9 +44,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np
 import tensorflow as tf
-from mlp import BATCH, input_fn, model_fn, n_params
-
 from estimator_inmemory.hook import InMemoryEvaluatorHook
+from mlp import BATCH, input_fn, model_fn, n_params
 
 tf.get_logger().setLevel("ERROR")
 
@@ -70,11 +69,12 @@ class StepTimer(tf.estimator.SessionRunHook):
     """Wall time of each training step (first in the hook list: evaluations run after it)."""
 
     def __init__(self):
-        self.seconds, self.starts = [], []
+        self.seconds, self.starts, self.cpu_starts = [], [], []
 
     def before_run(self, run_context):
         self._start = time.perf_counter()
         self.starts.append(self._start)
+        self.cpu_starts.append(time.process_time())
 
     def after_run(self, run_context, run_values):
         self.seconds.append(time.perf_counter() - self._start)
@@ -101,6 +101,7 @@ def timed(hook_cls):
             super().__init__(*args, **kwargs)
             self.seconds, self.at, self.rss, self.ops = [], [], [], []
             self.own = []  # copy: a bare pass right after each evaluation, weights in place
+            self.own_cpu = []  # its CPU time (all threads of the process)
             self.measure_own = True
 
         def _evaluate(self, *args):
@@ -109,9 +110,10 @@ def timed(hook_cls):
             self.seconds.append(time.perf_counter() - start)
             self.at.append(start)
             if hook_cls is not STOCK and self._eval.design == "copy" and self.measure_own:
-                start = time.perf_counter()
+                start, cpu = time.perf_counter(), time.process_time()
                 self._eval.run()
                 self.own.append(time.perf_counter() - start)
+                self.own_cpu.append(time.process_time() - cpu)
             self.rss.append(rss_bytes())
             graph = self._graph if hook_cls is STOCK else self._eval.graph
             self.ops.append(len(graph.get_operations()))
@@ -154,11 +156,12 @@ def train_once(row, hidden, steps, every, model_dir, eval_hook, measure_own=True
     return hook, timer
 
 
-def window(hook, timer) -> tuple[float, int]:
-    """(seconds from the 2nd training step's start to the last one's, evaluations between)."""
+def window(hook, timer) -> tuple[float, int, float]:
+    """(seconds from the 2nd training step's start to the last one's, evaluations between,
+    CPU seconds of the process (all threads) over the same window)."""
     first, last = timer.starts[1], timer.starts[-1]
     evaluations = sum(first <= at < last for at in hook.at) if hook else 0
-    return last - first, evaluations
+    return last - first, evaluations, timer.cpu_starts[-1] - timer.cpu_starts[1]
 
 
 def ms(values) -> float:
@@ -174,40 +177,44 @@ def loop(label: str, runs: int, steps: int, every: int, eval_hook: bool, rows) -
     per_eval = {row: [] for row in rows}  # ms of each evaluation
     step_s = {row: [] for row in rows}
     windows = {row: [] for row in rows}  # per run: (seconds, evaluations)
-    own = []
+    own, own_cpu = [], []
     with tempfile.TemporaryDirectory() as root:
         for run in range(runs):
             order = rows[run % len(rows) :] + rows[: run % len(rows)]
             for row in order:
-                hook, timer = train_once(
-                    row, hidden, steps, every, f"{root}/{row}{run}", eval_hook
-                )
+                hook, timer = train_once(row, hidden, steps, every, f"{root}/{row}{run}", eval_hook)
                 step_s[row] += timer.seconds[1:]
                 windows[row].append(window(hook, timer))
                 if hook is not None:
                     per_eval[row] += hook.seconds[1:]
                     own += hook.own[1:]
-    none_s = [seconds for seconds, _ in windows["none"]]
+                    own_cpu += hook.own_cpu[1:]
+    none_s = [seconds for seconds, _, _ in windows["none"]]
     none_median = statistics.median(none_s)
-    own_s = statistics.median(own)
+    none_cpu = statistics.median(cpu for _, _, cpu in windows["none"])
+    own_s, own_cpu_s = statistics.median(own), statistics.median(own_cpu)
     print(
         f"\n{label}: {n_params(hidden):,} parameters ({n_params(hidden) * 4 / 2**20:.1f} MB); "
         f"{runs} fresh trainings per row of {steps} steps, evaluating every {every} "
         f"(eval hook on every row: {eval_hook}); own compute {ms(own):.2f} ms "
         f"(spread {spread(own)}); training step without a hook {ms(step_s['none']):.2f} ms; "
-        f"no-hook window {1000 * none_median:.1f} ms (runs {spread(none_s)})"
+        f"no-hook window {1000 * none_median:.1f} ms (runs {spread(none_s)}). CPU time "
+        f"(all threads; less sensitive to other processes): own compute {ms(own_cpu):.2f} ms"
     )
     print(
         "row | ms/evaluation | train step ms | loop charge ms/eval (median of runs; "
-        f"min-max) | charge/own | over own: (charge - own)/own | goal <= {GOAL}x"
+        f"min-max) | charge/own | over own: (charge - own)/own | goal <= {GOAL}x | "
+        "CPU: loop charge ms/eval (min-max) | CPU over own"
     )
     for row in rows:
         if row == "none":
             continue
         # Per run: its window minus the median no-hook window, per evaluation in it.
-        charges = [(seconds - none_median) / n for seconds, n in windows[row] if n]
+        charges = [(seconds - none_median) / n for seconds, n, _ in windows[row] if n]
         charge = statistics.median(charges)
         over = (charge - own_s) / own_s
+        cpu_charges = [(cpu - none_cpu) / n for _, n, cpu in windows[row] if n]
+        cpu_charge = statistics.median(cpu_charges)
         print(
             " | ".join(
                 [
@@ -216,9 +223,13 @@ def loop(label: str, runs: int, steps: int, every: int, eval_hook: bool, rows) -
                     f"{ms(step_s[row]):.2f}",
                     f"{1000 * charge:.2f} ({spread(charges)})",
                     f"{charge / own_s:.3f}",
-                    f"{over:+.3f} ({(min(charges) - own_s) / own_s:+.3f} to "
-                    f"{(max(charges) - own_s) / own_s:+.3f})",
+                    (
+                        f"{over:+.3f} ({(min(charges) - own_s) / own_s:+.3f} to "
+                        f"{(max(charges) - own_s) / own_s:+.3f})"
+                    ),
                     "yes" if over <= GOAL else "NO",
+                    f"{1000 * cpu_charge:.2f} ({spread(cpu_charges)})",
+                    f"{(cpu_charge - own_cpu_s) / own_cpu_s:+.3f}",
                 ]
             ),
             flush=True,
@@ -242,7 +253,7 @@ def repeated(label: str, trainings: int, steps: int, every: int, eval_hook: bool
                 hook, timer = train_once(
                     row, hidden, steps, every, f"{root}/{row}{i}", eval_hook, False
                 )
-                seconds, n = window(hook, timer)
+                seconds, n, _ = window(hook, timer)
                 values.append(seconds / n)
             cells = " / ".join(f"{1000 * v:.1f}" for v in values)
             print(f"{row} | {cells} | max/min {max(values) / min(values):.3f}", flush=True)
