@@ -67,11 +67,13 @@ GRAPH_CASES = [
 ]
 
 
-def train_with_hook(model_dir, data, model_fn=mlp_model_fn, config=None, **hook_kwargs):
+def train_with_hook(
+    model_dir, data, model_fn=mlp_model_fn, config=None, eval_input=None, **hook_kwargs
+):
     config = (config or tf.estimator.RunConfig()).replace(model_dir=str(model_dir))
     estimator = tf.estimator.Estimator(model_fn, params=mlp_params(data), config=config)
     hook = InMemoryEvaluatorHook(
-        estimator, eval_input_fn(data, 128), every_n_iter=10, **hook_kwargs
+        estimator, eval_input or eval_input_fn(data, 128), every_n_iter=10, **hook_kwargs
     )
     estimator.train(train_input_fn(data, 32, seed=1), max_steps=20, hooks=[hook])
     return estimator, hook
@@ -285,3 +287,19 @@ def test_this_environment_passes_the_runtime_check():
 def test_bad_schedules_are_refused(schedule, cause):
     with pytest.raises(inmemory.ScheduleError, match=cause):
         guards.check_schedule(**schedule)
+
+
+def test_eval_input_fn_returning_tensors_is_refused_before_training(tmp_path, data):
+    # Kept open for the whole run, an evaluation cannot restart a one-shot iterator: every
+    # evaluation after the first used to run no batch and report an accuracy of 0.
+    def tensors_input_fn():
+        dataset = eval_input_fn(data, 128)()
+        return tf.compat.v1.data.make_one_shot_iterator(dataset).get_next()
+
+    estimator = tf.estimator.Estimator(mlp_model_fn, str(tmp_path), params=mlp_params(data))
+    hook = InMemoryEvaluatorHook(estimator, tensors_input_fn, every_n_iter=10)
+    with pytest.raises(inmemory.EvalInputNotDatasetError, match="returns tensors, not a tf.data"):
+        hook.prepare()
+    with pytest.raises(inmemory.EvalInputNotDatasetError):
+        train_with_hook(tmp_path, data, eval_input=tensors_input_fn)
+    assert_untouched(tmp_path)

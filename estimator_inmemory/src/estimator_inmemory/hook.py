@@ -56,6 +56,7 @@ import tensorflow as tf
 from . import guards, tf_internals
 from .errors import (
     EndlessEvalDataError,
+    EvalInputNotDatasetError,
     EvaluationFailedError,
     InPlaceUnsupportedError,
     UnsupportedSetupError,
@@ -442,6 +443,17 @@ class _EvalGraph:
             self.scaffold, update_op, eval_dict, hooks = tf_internals.build_eval_graph(
                 estimator, self._endless(input_fn, steps), user_hooks
             )
+            if self._epoch is None:
+                # Measured: with a one-shot iterator, every evaluation after the first ran
+                # no batch and reported 0 accuracy; queue runners would never be started.
+                raise EvalInputNotDatasetError(
+                    "the eval input_fn returns tensors, not a tf.data.Dataset: in-memory "
+                    "evaluation keeps its evaluation open for the whole run and cannot "
+                    "restart them (a one-shot iterator ends after the first evaluation, "
+                    "queue runners are never started). Return the Dataset itself (e.g. "
+                    "`return dataset` instead of its iterator's get_next()); Estimator "
+                    "builds and restarts its iterator"
+                )
             for hook in hooks:
                 hook.begin()
             guards.check_eval_graph(self.graph, self.scaffold)
@@ -939,7 +951,7 @@ def _in_place_plan(eval_graph: _EvalGraph, estimator) -> _Plan:
         raise _CannotMap(
             f"train_distribute={type(strategy).__name__} keeps a copy of each variable per replica"
         )
-    if not eval_graph.is_dataset or len(eval_graph.input_hooks) != 1:
+    if len(eval_graph.input_hooks) != 1:
         raise _CannotMap("the eval input_fn does not return one tf.data.Dataset")
     for eval_variable, train_variable in zip(eval_graph.eval_variables, eval_graph.train_variables):
         if tf_internals.is_partitioned(eval_variable) or tf_internals.is_partitioned(
