@@ -1,6 +1,6 @@
 """Benchmark: what keeping the best model costs training (issue: steps/s within 5 %).
 
-    tox -e bench        # bakes the default project, installs it, runs this with its Python
+    cd estimator_inmemory/benchmarks && python best.py   # against the installed library
 
 For MLPs of about 11k and 50M parameters, trains the same number of steps with the
 in-memory evaluator alone and with the evaluator plus `BestKeeper` (the project's best
@@ -22,9 +22,10 @@ import time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import tensorflow as tf
-from digits_estimator import best
-from digits_estimator.inmemory import InMemoryEvaluatorHook
+from estimator_inmemory.hook import InMemoryEvaluatorHook
 from mlp import input_fn, model_fn
+
+from estimator_inmemory import best
 
 tf.get_logger().setLevel("ERROR")
 

@@ -1,26 +1,34 @@
-"""Benchmark: our InMemoryEvaluatorHook's two designs against TensorFlow's, in one process.
+"""Benchmark: our InMemoryEvaluatorHook's designs against TensorFlow's, in one process.
 
-    tox -e bench        # bakes the default project, installs it, runs this with its Python
+    cd estimator_inmemory/benchmarks && python evaluator.py            # everything below
+    python evaluator.py --only loop --sizes 5M,50M --runs 5             # the issue's figures
 
-Designs: "in_place" (the eval graph imported into the training graph, run on the training
-variables in the training session: no copy) and "copy" (a separate eval session; each
-evaluation fetches the training variables and assigns them into it). For MLPs of about
-11k, 5M and 50M parameters (evaluation set: 2 batches of 32), every step evaluated:
+Runs against the installed library (`pip install -e 'estimator_inmemory[all]'`) and the
+MLP model_fn of `mlp.py` on synthetic data (eval set: 2 batches of 32). Rows:
+  none            no hook (the reference the loop charge is measured against)
+  in_place        our default design
+  in_place+hook   the same with an eval hook that counts batches (hooks=[...])
+  copy            the fallback design (a separate eval session the weights are copied into)
+  copy+hook       the same with the eval hook
+  stock           tf.estimator.experimental.InMemoryEvaluatorHook (with --eval-hook: also
+                  given the eval hook; every row then has one)
 
-1. per design: time per evaluation, its breakdown (fetch of the training variables, load
-   into the eval session, the eval pass itself), the evaluation's own compute (a bare pass
-   over the eval batches in the copy design's open eval session, weights in place, timed
-   right after each of its evaluations), the overhead (time minus
-   own compute) against the issue's goals (<= 0.15x own compute at 5M and 50M, <= 0.5 ms
-   at 11k), the training step time with each hook and without one, the whole loop's
-   charge per evaluation (time per training step + evaluation, minus time per training
-   step without a hook: what the hook costs the run, work on other threads included),
-   `estimator.evaluate()` from a checkpoint, and the ops each hook adds per evaluation;
-2. per-evaluation time over repeated `estimator.train` calls in one process (50M);
-3. 1000 evaluations (11k) per design: first against last 10% of evaluation times, RSS
-   slope, ops in the graph the evaluation runs in.
+1. `loop` (per size, every row `--runs` fresh trainings, interleaved, of `--steps` steps,
+   evaluating every `--every` steps): per evaluation the median time of the evaluation
+   itself; the evaluation's own compute (a bare pass over the eval batches in the copy
+   design's open eval session, weights in place, right after each of its evaluations);
+   the training step time; and the loop charge: the time from the second training step's
+   start to the last one's, minus the same window of a run without a hook, divided by
+   the evaluations in that window. It therefore counts the evaluation, the slower steps
+   after it, the summary thread and any fetch the hook adds to training steps. Each
+   figure is the median over runs, with the spread (min-max) of the per-run values.
+2. `repeated`: four identical fresh trainings of the 50M model in one process, per row:
+   each training's loop time per (steps + evaluation), and the max/min ratio.
+3. `soak`: 1000 evaluations at 11k per design: first against last 10% of evaluation
+   times, RSS slope, ops in the graph the evaluation runs in.
 
-The machine may be shared: run it twice and compare before trusting a small difference.
+The machine may be shared: compare rows of one run, and run it twice before trusting a
+small difference.
 """
 
 from __future__ import annotations
@@ -36,14 +44,14 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np
 import tensorflow as tf
-from digits_estimator.inmemory import InMemoryEvaluatorHook
+from estimator_inmemory.hook import InMemoryEvaluatorHook
 from mlp import BATCH, input_fn, model_fn, n_params
 
 tf.get_logger().setLevel("ERROR")
 
 MODELS = {"11k": [40], "5M": [2048, 2048], "50M": [4096, 4096, 4096, 4096]}
-GOALS = {"11k": ("ms", 0.5), "5M": ("x", 0.15), "50M": ("x", 0.15)}
-DESIGNS = ("in_place", "copy")
+GOAL = 0.15  # loop charge over own compute, at 5M and 50M
+ROWS = ("none", "in_place", "in_place+hook", "copy", "copy+hook", "stock")
 PAGE = os.sysconf("SC_PAGE_SIZE")
 STOCK = tf.estimator.experimental.InMemoryEvaluatorHook
 
@@ -57,72 +65,50 @@ def rss_bytes() -> int:
         return int(f.read().split()[1]) * PAGE
 
 
-def _timed_call(fn, bucket: list):
-    def call(*args):
-        start = time.perf_counter()
-        result = fn(*args)
-        bucket.append(time.perf_counter() - start)
-        return result
-
-    return call
-
-
 class StepTimer(tf.estimator.SessionRunHook):
     """Wall time of each training step (first in the hook list: evaluations run after it)."""
 
     def __init__(self):
-        self.seconds, self.cpu, self.starts = [], [], []
+        self.seconds, self.starts, self.cpu_starts = [], [], []
 
     def before_run(self, run_context):
-        self._start, self._cpu = time.perf_counter(), time.process_time()
+        self._start = time.perf_counter()
         self.starts.append(self._start)
+        self.cpu_starts.append(time.process_time())
 
     def after_run(self, run_context, run_values):
         self.seconds.append(time.perf_counter() - self._start)
-        self.cpu.append(time.process_time() - self._cpu)
+
+
+class CountBatches(tf.estimator.SessionRunHook):
+    """The eval hook of the `+hook` rows: counts eval batches (before_run and after_run)."""
+
+    def __init__(self):
+        self.batches = 0
+
+    def before_run(self, run_context):
+        return None
+
+    def after_run(self, run_context, run_values):
+        self.batches += 1
 
 
 def timed(hook_cls):
-    """A subclass recording each evaluation's duration, breakdown, RSS and graph size."""
+    """A subclass recording when each evaluation ran and how long it took."""
 
     class Timed(hook_cls):
         def __init__(self, *args, **kwargs):
             super().__init__(*args, **kwargs)
-            self.seconds, self.cpu, self.rss, self.ops = [], [], [], []
-            self.parts = {"fetch": [], "load": [], "run": []}
-            # copy: a bare pass right after each evaluation, weights in place (wall, CPU)
-            self.own, self.own_cpu = [], []
-            self.kept = None
+            self.seconds, self.at, self.rss, self.ops = [], [], [], []
+            self.own = []  # copy: a bare pass right after each evaluation, weights in place
+            self.own_cpu = []  # its CPU time (all threads of the process)
             self.measure_own = True
 
-        def _close_eval_session(self):
-            if hook_cls is STOCK:
-                return
-            if self._eval is not None and self._eval.design == "copy":
-                self.kept = self._eval  # kept open: bare_passes() times passes in it
-                self._eval = None
-            super()._close_eval_session()
-
-        def after_create_session(self, session, coord):
-            if hook_cls is not STOCK:
-                evaluation = self._eval
-                evaluation.run = _timed_call(evaluation.run, self.parts["run"])
-                if evaluation.design == "copy":
-                    evaluation.load = _timed_call(evaluation.load, self.parts["load"])
-                    real_start = evaluation.start
-
-                    def start(train_session):
-                        real_start(train_session)
-                        evaluation.fetch = _timed_call(evaluation.fetch, self.parts["fetch"])
-
-                    evaluation.start = start
-            super().after_create_session(session, coord)
-
         def _evaluate(self, *args):
-            start, cpu = time.perf_counter(), time.process_time()
+            start = time.perf_counter()
             super()._evaluate(*args)
             self.seconds.append(time.perf_counter() - start)
-            self.cpu.append(time.process_time() - cpu)
+            self.at.append(start)
             if hook_cls is not STOCK and self._eval.design == "copy" and self.measure_own:
                 start, cpu = time.perf_counter(), time.process_time()
                 self._eval.run()
@@ -144,237 +130,184 @@ def make_estimator(hidden, model_dir):
     )
 
 
-def run_hook(design, hidden, evaluations: int, model_dir: str, measure_own: bool = True):
-    """Train evaluations-1 steps, evaluating at every step; design None: no hook."""
-    estimator = make_estimator(hidden, model_dir)
-    steps = StepTimer()
-    hooks = [steps]
-    hook = None
+def make_hook(row: str, estimator, every: int, eval_hook: bool):
+    """The hook of a row (None for "none")."""
+    design, _, plus = row.partition("+")
+    hooks = [CountBatches()] if plus or eval_hook else None
+    if design == "none":
+        return None
     if design == "stock":
-        hook = timed(STOCK)(estimator, EVAL_INPUT, every_n_iter=1)
-    elif design is not None:
-        hook = timed(InMemoryEvaluatorHook)(estimator, EVAL_INPUT, every_n_iter=1, design=design)
+        return timed(STOCK)(estimator, EVAL_INPUT, hooks=hooks, every_n_iter=every)
+    return timed(InMemoryEvaluatorHook)(
+        estimator, EVAL_INPUT, hooks=hooks, every_n_iter=every, design=design
+    )
+
+
+def train_once(row, hidden, steps, every, model_dir, eval_hook, measure_own=True):
+    """One fresh training of `steps` steps; returns (hook, step timer)."""
+    estimator = make_estimator(hidden, model_dir)
+    timer = StepTimer()
+    hook = make_hook(row, estimator, every, eval_hook)
     if hook is not None:
         hook.measure_own = measure_own
-        hooks.append(hook)
-    estimator.train(TRAIN_INPUT, max_steps=evaluations - 1, hooks=hooks)
-    if hook is not None and design != "stock":
-        assert hook._design_used == design, (hook._design_used, design)
-    return estimator, hook, steps
+    estimator.train(TRAIN_INPUT, max_steps=steps, hooks=[timer] + ([hook] if hook else []))
+    if hook is not None and not row.startswith("stock"):
+        assert hook._design_used == row.partition("+")[0], (hook._design_used, row)
+    return hook, timer
 
 
-def bare_passes(hook, repeats: int) -> tuple[list[float], list[int]]:
-    """The evaluation's own work: the eval graph, run in its open session, weights in place."""
-    eval_session = hook.kept
-    seconds, rss = [], []
-    for _ in range(repeats):
-        seconds.append(_time(eval_session.run))
-        rss.append(rss_bytes())
-    eval_session.close()
-    return seconds, rss
-
-
-def slope_kb(rss: list[int]) -> float:
-    """Least-squares RSS growth per evaluation over the second half (after warm-up), in KB."""
-    half = rss[len(rss) // 2 :]
-    return float(np.polyfit(np.arange(len(half)), np.asarray(half, float), 1)[0]) / 1024
+def window(hook, timer) -> tuple[float, int, float]:
+    """(seconds from the 2nd training step's start to the last one's, evaluations between,
+    CPU seconds of the process (all threads) over the same window)."""
+    first, last = timer.starts[1], timer.starts[-1]
+    evaluations = sum(first <= at < last for at in hook.at) if hook else 0
+    return last - first, evaluations, timer.cpu_starts[-1] - timer.cpu_starts[1]
 
 
 def ms(values) -> float:
-    return 1000 * statistics.median(values) if values else 0.0
+    return 1000 * statistics.median(values) if values else float("nan")
 
 
-def growth(ops: list[int]) -> float:
-    return (ops[-1] - ops[0]) / (len(ops) - 1)
+def spread(values) -> str:
+    return f"{1000 * min(values):.2f}-{1000 * max(values):.2f}" if values else "-"
 
 
-def _time(fn) -> float:
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
-
-
-def goal_text(label: str, overhead: float, own: float) -> str:
-    kind, limit = GOALS[label]
-    if kind == "ms":
-        return f"{overhead:.2f} ms <= {limit} ms: {'yes' if overhead <= limit else 'NO'}"
-    ratio = overhead / own
-    return f"{ratio:.3f}x <= {limit}x: {'yes' if ratio <= limit else 'NO'}"
-
-
-def compare(label: str, hidden: list[int], n: int, rounds: int) -> None:
-    """Each design `rounds` times, interleaved (a shared machine's load hits all alike)."""
-    names = ["none", "in_place", "copy", "stock"]
-    seconds = {name: [] for name in names}
-    cpu = {name: [] for name in names}
-    steps_cpu = {name: [] for name in names}
-    parts = {name: {"fetch": [], "load": [], "run": []} for name in DESIGNS}
-    steps = {name: [] for name in names}
-    ops = {name: [] for name in names}
-    loop = {name: [] for name in names}  # per run: mean time from one step's start to the next
+def loop(label: str, runs: int, steps: int, every: int, eval_hook: bool, rows) -> None:
+    hidden = MODELS[label]
+    per_eval = {row: [] for row in rows}  # ms of each evaluation
+    step_s = {row: [] for row in rows}
+    windows = {row: [] for row in rows}  # per run: (seconds, evaluations)
     own, own_cpu = [], []
     with tempfile.TemporaryDirectory() as root:
-        for round_ in range(rounds):
-            order = names[round_ % len(names) :] + names[: round_ % len(names)]
-            for name in order:
-                if name == "stock" and round_:
-                    continue  # slow, and only a reference: one round
-                model_dir = f"{root}/{name}{round_}"
-                estimator, hook, timer = run_hook(
-                    None if name == "none" else name, hidden, n, model_dir
-                )
-                steps[name] += timer.seconds[1:]
-                steps_cpu[name] += timer.cpu[1:]
-                # From step 1 on: every step is followed by one evaluation (but the last).
-                loop[name].append((timer.starts[-1] - timer.starts[1]) / (len(timer.starts) - 2))
-                if hook is None:
-                    continue
-                seconds[name] += hook.seconds[1:]
-                cpu[name] += hook.cpu[1:]
-                ops[name].append(growth(hook.ops))
-                if name in DESIGNS:
-                    for part, values in hook.parts.items():
-                        parts[name][part] += values[1:]
-                if name == "copy":
+        for run in range(runs):
+            order = rows[run % len(rows) :] + rows[: run % len(rows)]
+            for row in order:
+                hook, timer = train_once(row, hidden, steps, every, f"{root}/{row}{run}", eval_hook)
+                step_s[row] += timer.seconds[1:]
+                windows[row].append(window(hook, timer))
+                if hook is not None:
+                    per_eval[row] += hook.seconds[1:]
                     own += hook.own[1:]
                     own_cpu += hook.own_cpu[1:]
-                    hook.kept.close()
-                    checkpoint = tf.train.latest_checkpoint(model_dir)
-        evaluate = [
-            _time(lambda: estimator.evaluate(EVAL_INPUT, checkpoint_path=checkpoint))
-            for _ in range(3)
-        ]
-    own_ms, step_ms = ms(own), ms(steps["none"])
-    own_cpu_ms, step_cpu_ms = ms(own_cpu), ms(steps_cpu["none"])
+    none_s = [seconds for seconds, _, _ in windows["none"]]
+    none_median = statistics.median(none_s)
+    none_cpu = statistics.median(cpu for _, _, cpu in windows["none"])
+    own_s, own_cpu_s = statistics.median(own), statistics.median(own_cpu)
     print(
-        f"\n{label}: {n_params(hidden):,} parameters ({n_params(hidden) * 4 / 2**20:.1f} MB), "
-        f"{rounds} rounds of {n} evaluations per design (stock: 1 round); own compute "
-        f"{own_ms:.2f} ms; estimator.evaluate() from a checkpoint {ms(evaluate):.1f} ms; "
-        f"training step without a hook {step_ms:.2f} ms. CPU time (all threads), less "
-        f"sensitive to other processes: own compute {own_cpu_ms:.2f} ms, training step "
-        f"{step_cpu_ms:.2f} ms"
+        f"\n{label}: {n_params(hidden):,} parameters ({n_params(hidden) * 4 / 2**20:.1f} MB); "
+        f"{runs} fresh trainings per row of {steps} steps, evaluating every {every} "
+        f"(eval hook on every row: {eval_hook}); own compute {ms(own):.2f} ms "
+        f"(spread {spread(own)}); training step without a hook {ms(step_s['none']):.2f} ms; "
+        f"no-hook window {1000 * none_median:.1f} ms (runs {spread(none_s)}). CPU time "
+        f"(all threads; less sensitive to other processes): own compute {ms(own_cpu):.2f} ms"
     )
     print(
-        "hook | ms/eval | fetch | load | run | overhead ms | overhead/own | goal | "
-        "train step ms | step - no-hook step | loop charge ms/eval | (charge - own)/own | "
-        "CPU ms/eval | CPU overhead/own | CPU step - no-hook step | ops/eval"
+        "row | ms/evaluation | train step ms | loop charge ms/eval (median of runs; "
+        f"min-max) | charge/own | over own: (charge - own)/own | goal <= {GOAL}x | "
+        "CPU: loop charge ms/eval (min-max) | CPU over own"
     )
-    for name in ("stock", *DESIGNS):
-        per_eval = ms(seconds[name])
-        overhead = per_eval - own_ms
-        shown_parts = (
-            ["-", "-", "-"]
-            if name == "stock"
-            else [f"{ms(parts[name][p]):.2f}" for p in ("fetch", "load", "run")]
-        )
-        train_step = ms(steps[name])
-        charge = ms(loop[name]) - ms(loop["none"])
+    for row in rows:
+        if row == "none":
+            continue
+        # Per run: its window minus the median no-hook window, per evaluation in it.
+        charges = [(seconds - none_median) / n for seconds, n, _ in windows[row] if n]
+        charge = statistics.median(charges)
+        over = (charge - own_s) / own_s
+        cpu_charges = [(cpu - none_cpu) / n for _, n, cpu in windows[row] if n]
+        cpu_charge = statistics.median(cpu_charges)
         print(
             " | ".join(
                 [
-                    name,
-                    f"{per_eval:.2f}",
-                    *shown_parts,
-                    f"{overhead:.2f}",
-                    f"{overhead / own_ms:.3f}",
-                    "-" if name == "stock" else goal_text(label, overhead, own_ms),
-                    f"{train_step:.2f}",
-                    f"{train_step - step_ms:+.2f}",
-                    f"{charge:.2f}",
-                    f"{(charge - own_ms) / own_ms:.3f}",
-                    f"{ms(cpu[name]):.2f}",
-                    f"{(ms(cpu[name]) - own_cpu_ms) / own_cpu_ms:.3f}",
-                    f"{ms(steps_cpu[name]) - step_cpu_ms:+.2f}",
-                    f"{max(ops[name]):.1f}",
+                    row,
+                    f"{ms(per_eval[row]):.2f}",
+                    f"{ms(step_s[row]):.2f}",
+                    f"{1000 * charge:.2f} ({spread(charges)})",
+                    f"{charge / own_s:.3f}",
+                    (
+                        f"{over:+.3f} ({(min(charges) - own_s) / own_s:+.3f} to "
+                        f"{(max(charges) - own_s) / own_s:+.3f})"
+                    ),
+                    "yes" if over <= GOAL else "NO",
+                    f"{1000 * cpu_charge:.2f} ({spread(cpu_charges)})",
+                    f"{(cpu_charge - own_cpu_s) / own_cpu_s:+.3f}",
                 ]
             ),
             flush=True,
         )
 
 
-def repeated_trainings(label: str, calls: int, steps_per_call: int) -> None:
-    """Per-evaluation time over several estimator.train calls in one process."""
+def repeated(label: str, trainings: int, steps: int, every: int, eval_hook: bool, rows) -> None:
+    """Identical fresh trainings in one process: loop time per (steps + evaluation)."""
     hidden = MODELS[label]
     print(
-        f"\nrepeated estimator.train calls, {label}: {calls} calls of {steps_per_call} steps, "
-        "every step evaluated (per call: median ms per evaluation / whole call s)"
+        f"\n{trainings} identical fresh trainings of {label} in one process, {steps} steps, "
+        f"evaluating every {every}: per training, ms per evaluation window (the loop from "
+        "the 2nd step's start to the last's, over the evaluations in it), and max/min"
     )
     with tempfile.TemporaryDirectory() as root:
-        for design in (*DESIGNS, None):
-            estimator = make_estimator(hidden, f"{root}/{design}")
-            hook = None
-            if design is not None:
-                hook = timed(InMemoryEvaluatorHook)(
-                    estimator, EVAL_INPUT, every_n_iter=1, design=design
+        for row in rows:
+            if row == "none":
+                continue
+            values = []
+            for i in range(trainings):
+                hook, timer = train_once(
+                    row, hidden, steps, every, f"{root}/{row}{i}", eval_hook, False
                 )
-                hook.measure_own = False
-            cells = []
-            for call in range(1, calls + 1):
-                before = len(hook.seconds) if hook else 0
-                start = time.perf_counter()
-                estimator.train(
-                    TRAIN_INPUT, max_steps=call * steps_per_call, hooks=[hook] if hook else []
-                )
-                seconds = time.perf_counter() - start
-                per_eval = f"{ms(hook.seconds[before:]):.1f} ms / " if hook else ""
-                cells.append(f"{per_eval}{seconds:.2f} s")
-                if hook is not None and hook.kept is not None:
-                    hook.kept.close()
-                    hook.kept = None
-            print(f"{design or 'no hook'} | " + " | ".join(cells), flush=True)
+                seconds, n, _ = window(hook, timer)
+                values.append(seconds / n)
+            cells = " / ".join(f"{1000 * v:.1f}" for v in values)
+            print(f"{row} | {cells} | max/min {max(values) / min(values):.3f}", flush=True)
 
 
-def soak(evaluations: int, stock_evaluations: int) -> None:
+def soak(evaluations: int) -> None:
     hidden = MODELS["11k"]
     rows = []
     with tempfile.TemporaryDirectory() as root:
-        for design in DESIGNS:
-            _, hook, _ = run_hook(design, hidden, evaluations, f"{root}/{design}", False)
+        for design in ("in_place", "copy"):
+            hook, _ = train_once(design, hidden, evaluations - 1, 1, f"{root}/{design}", False)
             rows.append((design, hook.seconds, hook.rss, hook.ops))
-            if design == "copy":
-                bare_seconds, bare_rss = bare_passes(hook, evaluations)
-                rows.append(("bare pass", bare_seconds, bare_rss, None))
-        _, stock, _ = run_hook("stock", hidden, stock_evaluations, f"{root}/stock")
-        rows.append(("stock", stock.seconds, stock.rss, stock.ops))
-    print(f"\nsoak, 11k model: {evaluations} evaluations per design (stock: {stock_evaluations})")
+    print(f"\nsoak, 11k model: {evaluations} evaluations per design")
     print("what | RSS growth KB/eval (2nd half) | first 10% ms | last 10% ms | ops first / last")
     for what, seconds, rss, ops in rows:
         k = max(1, len(seconds) // 10)
+        half = rss[len(rss) // 2 :]
+        slope = float(np.polyfit(np.arange(len(half)), np.asarray(half, float), 1)[0]) / 1024
         print(
-            f"{what} | {slope_kb(rss):.3f} | {ms(seconds[1 : k + 1]):.3f} | "
-            f"{ms(seconds[-k:]):.3f} | " + (f"{ops[0]} / {ops[-1]}" if ops else "-")
+            f"{what} | {slope:.3f} | {ms(seconds[1 : k + 1]):.3f} | {ms(seconds[-k:]):.3f} | "
+            f"{ops[0]} / {ops[-1]}"
         )
-    print(
-        "(in_place: ops counted in the training graph, which holds the evaluation; copy: in "
-        "its eval graph; stock: in its eval graph)"
-    )
-    entry = {"accuracy": 0.5, "loss": 1.0, "global_step": 1}
-    entry_bytes = sys.getsizeof(entry) + sum(map(sys.getsizeof, entry.values())) + 32
-    print(f"ours keeps every result in .history by design: ~{entry_bytes} bytes per evaluation")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--evaluations", type=int, default=20, help="per hook, size, round")
-    parser.add_argument("--rounds", type=int, default=3, help="interleaved runs per design")
-    parser.add_argument("--soak", type=int, default=1000, help="evaluations per design, 11k")
-    parser.add_argument("--stock-soak", type=int, default=300, help="the stock hook's")
-    parser.add_argument("--calls", type=int, default=4, help="estimator.train calls, 50M")
-    parser.add_argument("--only", choices=["compare", "repeated", "soak"], default=None)
-    args = parser.parse_args()
-    print(
-        f"TensorFlow {tf.__version__}, {os.cpu_count()} CPUs; per-evaluation medians (the "
-        "first evaluation of each run is warm-up and left out). fetch/load/run: the copy "
-        "design's three parts; in_place has only run (in the training session)."
+    parser.add_argument("--only", choices=["loop", "repeated", "soak"], default=None)
+    parser.add_argument("--sizes", default="11k,5M,50M", help="of " + ", ".join(MODELS))
+    parser.add_argument("--rows", default=",".join(ROWS), help="of " + ", ".join(ROWS))
+    parser.add_argument("--runs", type=int, default=5, help="fresh trainings per row and size")
+    parser.add_argument("--steps", type=int, default=40, help="training steps per training")
+    parser.add_argument("--every", type=int, default=4, help="evaluate every n steps")
+    parser.add_argument(
+        "--eval-hook", action="store_true", help="give every row's hook an eval hook"
     )
-    if args.only in (None, "compare"):
-        for label, hidden in MODELS.items():
-            n = args.evaluations if label != "50M" else max(6, args.evaluations // 3)
-            compare(label, hidden, n, args.rounds)
+    parser.add_argument("--trainings", type=int, default=4, help="repeated: fresh trainings")
+    parser.add_argument("--soak", type=int, default=1000, help="evaluations per design, 11k")
+    args = parser.parse_args()
+    rows = tuple(args.rows.split(","))
+    assert rows[0] == "none" and set(rows) <= set(ROWS), rows
+    print(
+        f"TensorFlow {tf.__version__}, {os.cpu_count()} CPUs, load average "
+        f"{os.getloadavg()[0]:.2f}; medians (the first evaluation of each training, before "
+        "training starts, is left out of ms/evaluation)",
+        flush=True,
+    )
+    if args.only in (None, "loop"):
+        for label in args.sizes.split(","):
+            loop(label, args.runs, args.steps, args.every, args.eval_hook, rows)
     if args.only in (None, "repeated"):
-        repeated_trainings("50M", args.calls, 5)
-    if args.only in (None, "soak"):
-        soak(args.soak, args.stock_soak)
+        repeated("50M", args.trainings, args.steps // 2, args.every, args.eval_hook, rows)
+    if args.only == "soak":
+        soak(args.soak)
+    print(f"\nload average at the end {os.getloadavg()[0]:.2f}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -30,6 +30,7 @@ from .errors import (
     DataError,
     EndlessEvalDataError,
     EstimatorInMemoryError,
+    EvalInputNotDatasetError,
     EvaluationFailedError,
     InPlaceUnsupportedError,
     MalformedTFConfigError,

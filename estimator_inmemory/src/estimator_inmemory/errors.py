@@ -88,6 +88,10 @@ class EndlessEvalDataError(UnsupportedSetupError):
     """An eval dataset that never ends, so an evaluation would never end."""
 
 
+class EvalInputNotDatasetError(UnsupportedSetupError):
+    """An eval input_fn that returns tensors, which an evaluation kept open cannot restart."""
+
+
 class InPlaceUnsupportedError(UnsupportedSetupError):
     """design="in_place" was forced on a setup whose weights cannot be mapped with certainty."""
 

@@ -1,22 +1,26 @@
-"""Setups in-memory evaluation cannot evaluate correctly are refused before training starts."""
+"""Setups in-memory evaluation cannot evaluate correctly are refused before training starts.
+
+Through the hook alone (in `begin()`, before the training session), and through
+`hook.prepare()` + `hook.checked_training(resume_from=...)`, which refuse before anything
+touches model_dir.
+"""
 
 import json
 
 import pytest
 import tensorflow as tf
-from helpers import custom_params
+from fixture_project.model import mlp_model_fn
+from helpers import mlp_params
 
-from {{ cookiecutter.package_name }} import inmemory
-from {{ cookiecutter.package_name }}.data import eval_input_fn, train_input_fn
-from {{ cookiecutter.package_name }}.inmemory import InMemoryEvaluatorHook, guards
-from {{ cookiecutter.package_name }}.model import custom_model_fn
+import estimator_inmemory as inmemory
+from estimator_inmemory import InMemoryEvaluatorHook, eval_input_fn, guards, train_input_fn
 
 
 def with_extra(extra):
-    """custom_model_fn, plus `extra(mode)` called in the model's graph; may return a Scaffold."""
+    """mlp_model_fn, plus `extra(mode)` called in the model's graph; may return a Scaffold."""
 
     def model_fn(features, labels, mode, params):
-        spec = custom_model_fn(features, labels, mode, params)
+        spec = mlp_model_fn(features, labels, mode, params)
         scaffold = extra(mode)
         return spec._replace(scaffold=scaffold) if scaffold is not None else spec
 
@@ -63,11 +67,13 @@ GRAPH_CASES = [
 ]
 
 
-def train_with_hook(model_dir, data, model_fn=custom_model_fn, config=None, **hook_kwargs):
+def train_with_hook(
+    model_dir, data, model_fn=mlp_model_fn, config=None, eval_input=None, **hook_kwargs
+):
     config = (config or tf.estimator.RunConfig()).replace(model_dir=str(model_dir))
-    estimator = tf.estimator.Estimator(model_fn, params=custom_params(data), config=config)
+    estimator = tf.estimator.Estimator(model_fn, params=mlp_params(data), config=config)
     hook = InMemoryEvaluatorHook(
-        estimator, eval_input_fn(data, 128), every_n_iter=10, **hook_kwargs
+        estimator, eval_input or eval_input_fn(data, 128), every_n_iter=10, **hook_kwargs
     )
     estimator.train(train_input_fn(data, 32, seed=1), max_steps=20, hooks=[hook])
     return estimator, hook
@@ -90,23 +96,62 @@ def test_hook_refuses_the_graph_before_the_training_session(tmp_path, data, extr
     assert_untouched(tmp_path)
 
 
+def files_in(folder) -> dict:
+    """Every file under `folder`: relative path -> (size, modification time)."""
+    return {
+        str(p.relative_to(folder)): (p.stat().st_size, p.stat().st_mtime_ns)
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+def checked_train(estimator, data, resume_from=None, max_steps=20):
+    """What training.train() does: prepare(), then train through checked_training()."""
+    hook = InMemoryEvaluatorHook(estimator, eval_input_fn(data, 128), every_n_iter=10)
+    hook.prepare()
+    trained = hook.checked_training(resume_from=resume_from)
+    trained.train(train_input_fn(data, 32, 1), max_steps=max_steps, hooks=[hook])
+    return hook
+
+
 @pytest.mark.parametrize(
     "extra, error, cause", GRAPH_CASES, ids=[c[0].__name__ for c in GRAPH_CASES]
 )
-def test_preflight_refuses_the_graph_without_touching_model_dir(
+def test_checked_training_refuses_the_graph_without_touching_model_dir(
     tmp_path, data, extra, error, cause
 ):
-    estimator = tf.estimator.Estimator(with_extra(extra), str(tmp_path), params=custom_params(data))
+    estimator = tf.estimator.Estimator(with_extra(extra), str(tmp_path), params=mlp_params(data))
     with pytest.raises(error) as raised:
-        inmemory.preflight(estimator, train_input_fn(data, 32, 1), eval_input_fn(data, 128))
+        checked_train(estimator, data)
     assert cause in str(raised.value)
     assert not tmp_path.exists() or not any(tmp_path.iterdir())
 
 
-def test_preflight_accepts_the_shipped_models(tmp_path, data):
+def test_checked_training_refuses_a_resume_of_another_model_without_touching_model_dir(
+    tmp_path, data
+):
+    first = tf.estimator.Estimator(mlp_model_fn, str(tmp_path), params=mlp_params(data))
+    checked_train(first, data, max_steps=10)
+    checkpoint = tf.train.latest_checkpoint(str(tmp_path))
+    before = files_in(tmp_path)
+    other = tf.estimator.Estimator(
+        mlp_model_fn, str(tmp_path), params=mlp_params(data, hidden_units=(8,))
+    )
+    with pytest.raises(inmemory.ResumeMismatchError, match="h0/kernel is float32") as raised:
+        checked_train(other, data, resume_from=checkpoint)
+    assert "Nothing was read or written" in str(raised.value)
+    assert files_in(tmp_path) == before
+
+
+@pytest.mark.parametrize("model", ["mlp", "dnn"])
+def test_checked_training_accepts_the_fixture_models_and_their_resume(tmp_path, data, model):
     # Optimizer slots and the global step exist only in the training graph: that is fine.
-    estimator = tf.estimator.Estimator(custom_model_fn, str(tmp_path), params=custom_params(data))
-    inmemory.preflight(estimator, train_input_fn(data, 32, 1), eval_input_fn(data, 128))
+    from helpers import estimator_for
+
+    estimator = estimator_for(tmp_path, data, model)
+    assert list(checked_train(estimator, data, max_steps=10).history) == [0, 10]
+    resumed = checked_train(estimator, data, resume_from=tf.train.latest_checkpoint(str(tmp_path)))
+    assert list(resumed.history) == [10, 20]
 
 
 def tf_config(cluster, task=None):
@@ -169,13 +214,12 @@ def test_one_machine_trains_and_evaluates(tmp_path, data, monkeypatch, tf_config
     assert list(hook.history) == [0, 10, 20]
 
 
-def test_mirrored_strategy_on_two_devices_evaluates_the_right_weights(tmp_path, data):
+def test_a_single_machine_strategy_evaluates_the_right_weights(tmp_path, data):
     # Decided by experiment: under train_distribute (Mirrored, OneDevice, CentralStorage on
-    # one machine) the copied weights give estimator.evaluate()'s numbers.
+    # one machine) the copied weights give estimator.evaluate()'s numbers. Mirrored over two
+    # logical CPUs hangs Estimator on some machines, so OneDevice is what runs here.
     config = tf.estimator.RunConfig(
-        train_distribute=tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]),
-        session_config=tf.compat.v1.ConfigProto(device_count={"CPU": 2}),
-        save_checkpoints_steps=10,
+        train_distribute=tf.distribute.OneDeviceStrategy("/cpu:0"), save_checkpoints_steps=10
     )
     estimator, hook = train_with_hook(tmp_path, data, config=config)
     for step, metrics in hook.history.items():
@@ -243,3 +287,19 @@ def test_this_environment_passes_the_runtime_check():
 def test_bad_schedules_are_refused(schedule, cause):
     with pytest.raises(inmemory.ScheduleError, match=cause):
         guards.check_schedule(**schedule)
+
+
+def test_eval_input_fn_returning_tensors_is_refused_before_training(tmp_path, data):
+    # Kept open for the whole run, an evaluation cannot restart a one-shot iterator: every
+    # evaluation after the first used to run no batch and report an accuracy of 0.
+    def tensors_input_fn():
+        dataset = eval_input_fn(data, 128)()
+        return tf.compat.v1.data.make_one_shot_iterator(dataset).get_next()
+
+    estimator = tf.estimator.Estimator(mlp_model_fn, str(tmp_path), params=mlp_params(data))
+    hook = InMemoryEvaluatorHook(estimator, tensors_input_fn, every_n_iter=10)
+    with pytest.raises(inmemory.EvalInputNotDatasetError, match="returns tensors, not a tf.data"):
+        hook.prepare()
+    with pytest.raises(inmemory.EvalInputNotDatasetError):
+        train_with_hook(tmp_path, data, eval_input=tensors_input_fn)
+    assert_untouched(tmp_path)

@@ -2,7 +2,7 @@
 
 import tensorflow as tf
 
-from {{ cookiecutter.package_name }}.inmemory import tf_internals
+from estimator_inmemory import tf_internals
 
 
 def test_module_level_symbols_resolve():
@@ -38,7 +38,7 @@ def test_no_other_module_touches_private_tensorflow_apis():
     import pathlib
     import re
 
-    import {{ cookiecutter.package_name }} as package
+    import estimator_inmemory as package
 
     private = re.compile(r"tensorflow(_estimator)?\.python|estimator\._[a-z]")
     offenders = [
