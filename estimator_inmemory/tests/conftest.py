@@ -11,6 +11,15 @@ _cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(_cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 
 
+@pytest.fixture(autouse=True)
+def fresh_summary_writers():
+    """Each test's TensorFlow summary writers end with it: pytest may give a later test the
+    folder name of an earlier one it removed, and TensorFlow's per-folder writer cache would
+    hand that test a writer of a deleted file."""
+    yield
+    tf.compat.v1.summary.FileWriterCache.clear()
+
+
 @pytest.fixture(scope="session")
 def data():
     """The fixture project's default dataset (scikit-learn's bundled digits)."""

@@ -264,3 +264,14 @@ def test_the_entry_point_shows_the_config_without_training(tmp_path, no_tensorfl
     shown = OmegaConf.create(result.stdout)
     assert shown.evaluator.every_n_iter == 7
     assert config.settings(shown) == config.settings(compose_train("evaluator.every_n_iter=7"))
+
+
+def test_a_model_dir_removed_and_trained_again_in_one_process_keeps_its_summaries(tmp_path):
+    # A notebook's "delete the run and train again": TensorFlow's per-folder writer cache
+    # kept writing that run's summaries to the deleted event files.
+    cfg = compose_train("trainer.max_steps=20", "evaluator.every_n_iter=10")
+    for _ in range(2):
+        shutil.rmtree(tmp_path / "run", ignore_errors=True)
+        train(cfg, tmp_path / "run")
+        assert list((tmp_path / "run").glob("events.out.tfevents.*")), "training summaries"
+        assert list((tmp_path / "run" / "eval").glob("events.out.tfevents.*")), "eval summaries"

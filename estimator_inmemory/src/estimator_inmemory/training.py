@@ -277,6 +277,12 @@ def _load_tensorflow(runtime: config.Runtime) -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # C++ start-up chatter
     import tensorflow as tf
 
+    # TensorFlow keeps one summary writer per folder for the whole process, and one whose
+    # folder was deleted since (a notebook that removes its model_dir and trains again)
+    # goes on writing to the deleted file: that run's training and eval summaries were
+    # lost. This run's writers start afresh.
+    tf.compat.v1.summary.FileWriterCache.clear()
+
     from .guards import check_runtime
 
     check_runtime()  # before anything imports Estimator or Keras
