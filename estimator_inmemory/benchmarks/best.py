@@ -22,10 +22,10 @@ import time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import tensorflow as tf
-from estimator_inmemory.hook import InMemoryEvaluatorHook
-from mlp import input_fn, model_fn
 
 from estimator_inmemory import best
+from estimator_inmemory.hook import InMemoryEvaluatorHook
+from mlp import input_fn, model_fn
 
 tf.get_logger().setLevel("ERROR")
 

@@ -44,6 +44,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np
 import tensorflow as tf
+
 from estimator_inmemory.hook import InMemoryEvaluatorHook
 from mlp import BATCH, input_fn, model_fn, n_params
 

@@ -20,9 +20,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np
 import tensorflow as tf
-from estimator_inmemory.hook import InMemoryEvaluatorHook
 
 from estimator_inmemory import Dataset, eval_input_fn, feature_columns, train_input_fn
+from estimator_inmemory.hook import InMemoryEvaluatorHook
 
 tf.get_logger().setLevel("ERROR")
 FEATURES = 64

@@ -8,11 +8,11 @@ import sys
 import textwrap
 
 import pytest
-from helpers import compose_train, subprocess_env
 from hydra.errors import ConfigCompositionException
 from omegaconf import OmegaConf
 
 from estimator_inmemory import ConfigError, EstimatorInMemoryError, config
+from helpers import compose_train, subprocess_env
 
 
 def plain(cfg):

@@ -5,14 +5,6 @@ functions give each training task its own part of the data, and evaluate once th
 import numpy as np
 import pytest
 import tensorflow as tf
-from helpers import (
-    checkpoints,
-    compose_train,
-    run_entry_point,
-    train,
-    without_tensorflow,
-    write_csv,
-)
 
 from estimator_inmemory import (
     ConfigError,
@@ -22,6 +14,14 @@ from estimator_inmemory import (
     eval_input_fn,
     load_csv,
     train_input_fn,
+)
+from helpers import (
+    checkpoints,
+    compose_train,
+    run_entry_point,
+    train,
+    without_tensorflow,
+    write_csv,
 )
 
 GOOD_ROWS = [[1.0, 10.0, 0], [2.0, 20.0, 1], [3.0, 40.0, 1]]

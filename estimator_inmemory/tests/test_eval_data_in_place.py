@@ -9,9 +9,9 @@ record. Checked with a 41 MB eval set, for the default design and with an eval h
 
 import pytest
 import tensorflow as tf
-from helpers import estimator_for, train_steps
 
 from estimator_inmemory import Dataset, InMemoryEvaluatorHook, eval_input_fn
+from helpers import estimator_for, train_steps
 
 EXAMPLES, FEATURES = 10_000, 1024  # 41 MB of float32 features
 

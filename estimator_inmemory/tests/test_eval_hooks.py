@@ -8,9 +8,9 @@ cached per fetch structure; `run_context.request_stop()` ends that evaluation.
 
 import pytest
 import tensorflow as tf
-from helpers import estimator_for, train_steps
 
 from estimator_inmemory import InMemoryEvaluatorHook, eval_input_fn
+from helpers import estimator_for, train_steps
 
 DESIGNS = ["in_place", "copy"]
 

@@ -9,11 +9,11 @@ import json
 
 import pytest
 import tensorflow as tf
-from fixture_project.model import mlp_model_fn
-from helpers import mlp_params
 
 import estimator_inmemory as inmemory
 from estimator_inmemory import InMemoryEvaluatorHook, eval_input_fn, guards, train_input_fn
+from fixture_project.model import mlp_model_fn
+from helpers import mlp_params
 
 
 def with_extra(extra):

@@ -7,7 +7,6 @@ in the training session) and "copy" (a separate eval session the weights are cop
 import numpy as np
 import pytest
 import tensorflow as tf
-from helpers import estimator_for, train_steps
 
 from estimator_inmemory import (
     EndlessEvalDataError,
@@ -15,6 +14,7 @@ from estimator_inmemory import (
     InMemoryEvaluatorHook,
     eval_input_fn,
 )
+from helpers import estimator_for, train_steps
 
 DESIGNS = ["in_place", "copy"]
 

@@ -13,11 +13,11 @@ import re
 import numpy as np
 import pytest
 import tensorflow as tf
-from fixture_project.model import mlp_model_fn
-from helpers import estimator_for, mlp_params, train_steps
 
 import estimator_inmemory
 from estimator_inmemory import InMemoryEvaluatorHook, eval_input_fn
+from fixture_project.model import mlp_model_fn
+from helpers import estimator_for, mlp_params, train_steps
 
 DESIGNS = ["in_place", "copy"]
 HOOK_LOGGER = "estimator_inmemory.hook"

@@ -5,11 +5,11 @@ in-process (conftest's `trained` runs): each reports its task's metrics and lear
 import numpy as np
 import pytest
 import tensorflow as tf
+
+from estimator_inmemory import config, training
 from fixture_project.model import mlp_model_fn
 from fixture_project.train import project
 from helpers import compose_train, diabetes_csv, jsonl
-
-from estimator_inmemory import config, training
 
 # The metric each task is monitored by must exist for every model option.
 MONITORED = {

@@ -5,10 +5,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from fixture_project.train import project as fixture
 from hydra.errors import MissingConfigException
 
 from estimator_inmemory import Project, config
+from fixture_project.train import project as fixture
 
 TRAIN_YAML = """\
 defaults:

@@ -2,11 +2,11 @@
 ConfigError that lists what is."""
 
 import pytest
+
+from estimator_inmemory import ConfigError, EstimatorInMemoryError, Registry, training
 from fixture_project.data import DATASETS
 from fixture_project.model import MODELS
 from helpers import compose_train
-
-from estimator_inmemory import ConfigError, EstimatorInMemoryError, Registry, training
 
 
 def test_register_keeps_the_function_under_its_name():

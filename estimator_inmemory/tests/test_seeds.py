@@ -1,6 +1,7 @@
 """The same config and seed give the same metrics at every evaluation, for every model."""
 
 import pytest
+
 from helpers import compose_train, jsonl, train
 
 

@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import tensorflow as tf
-from fixture_project.train import project
-from helpers import estimator_for, train_steps
 
 from estimator_inmemory import config, eval_input_fn, export_saved_model, training
+from fixture_project.train import project
+from helpers import estimator_for, train_steps
 
 OUTPUTS = {
     "classification": {"class_ids", "probabilities", "logits"},

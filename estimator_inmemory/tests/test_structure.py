@@ -5,12 +5,11 @@ import ast
 from collections import Counter
 from pathlib import Path
 
+from estimator_inmemory import Registry
+from estimator_inmemory.training import train
 from fixture_project.data import DATASETS
 from fixture_project.model import MODELS, mlp_model_fn
 from helpers import compose_train
-
-from estimator_inmemory import Registry
-from estimator_inmemory.training import train
 
 SOURCE = Path(__file__).resolve().parents[1] / "src" / "estimator_inmemory"
 

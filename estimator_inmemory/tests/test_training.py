@@ -8,6 +8,9 @@ import subprocess
 import sys
 
 import pytest
+from omegaconf import OmegaConf
+
+from estimator_inmemory import ConfigError, DataError, EstimatorInMemoryError, config
 from helpers import (
     checkpoints,
     compose_train,
@@ -18,9 +21,6 @@ from helpers import (
     without_tensorflow,
     write_iris_csv,
 )
-from omegaconf import OmegaConf
-
-from estimator_inmemory import ConfigError, DataError, EstimatorInMemoryError, config
 
 
 @pytest.fixture(scope="module")

@@ -97,6 +97,7 @@ __all__ = [
     "Dataset",
     "EndlessEvalDataError",
     "EstimatorInMemoryError",
+    "EvalInputNotDatasetError",
     "Evaluation",
     "EvaluationFailedError",
     "InMemoryEvaluatorHook",
