@@ -42,6 +42,7 @@ DEFAULT_FILES = {
     "conf/train.yaml",
     "conf/trainer/default.yaml",
     "constraints.txt",
+    "k8s/jobset.yaml",
     "k8s/tfjob.yaml",
     "pyproject.toml",
     "src/digits_estimator/__init__.py",

@@ -10,8 +10,6 @@ from __future__ import annotations
 import json
 
 import pytest
-from helpers import compose_train, train
-
 from estimator_inmemory.cluster import (
     ClusterTask,
     Task,
@@ -35,6 +33,7 @@ from estimator_inmemory.errors import (
     UnsupportedClusterError,
 )
 from estimator_inmemory.guards import check_tf_config
+from helpers import compose_train, train
 
 
 def kubeflow_tfjob(task_type: str, index: int = 0) -> str:

@@ -333,7 +333,10 @@ def check_resume(train_graph, checkpoint_path: str, listed: int = 5) -> None:
     """
     import tensorflow as tf
 
-    reader = tf.train.load_checkpoint(checkpoint_path)
+    # The reader itself, not tf.train.load_checkpoint: that one first asks whether the path
+    # is a folder, and TensorFlow's ram:// filesystem (the tests' bucket) says yes to any
+    # prefix of a file name, so the checkpoint's own prefix.
+    reader = tf.compat.v1.train.NewCheckpointReader(checkpoint_path)
     stored_shapes = reader.get_variable_to_shape_map()
     stored_dtypes = reader.get_variable_to_dtype_map()
     wanted = {

@@ -48,9 +48,8 @@ def train(
     `EstimatorInMemoryError` for anything the config, the data or the setup gets wrong,
     before any checkpoint is read or written.
     """
-    from .plots import Painter
-
     from .cluster import adopt_jobset_environment
+    from .plots import Painter
 
     started = time.monotonic()
     cfg, run = runs.prepare(cfg, str(run_dir), overrides)
