@@ -43,7 +43,9 @@ log = logging.getLogger(__name__)
 # model_dir/done/<role>.json: written by a task when its part of the run is over (see
 # "How a cluster ends" below).
 DONE_DIR = "done"
-POLL_SECS = 0.5  # how often a ps task (and a waiting chief) looks at model_dir/done/
+# How often a ps task (and a waiting chief) looks at model_dir/done/: on a local or shared
+# disk at once; in a bucket every few seconds (each look is a request, billed).
+POLL_SECS, POLL_REMOTE_SECS = 0.5, 5.0
 
 
 def train_and_evaluate(
@@ -213,11 +215,15 @@ def wait_for(model_dir: str, role: str, max_steps: int, what: str) -> None:
     started = last_said = time.monotonic()
     log.info("waiting for %s (%s)", what, _marker(model_dir, role))
     while not is_done(model_dir, role, max_steps):
-        time.sleep(POLL_SECS)
+        time.sleep(_poll_secs(model_dir))
         if time.monotonic() - last_said > 60:
             last_said = time.monotonic()
             log.info("still waiting for %s (%.0f s)", what, last_said - started)
     log.info("%s is done", what)
+
+
+def _poll_secs(model_dir: str) -> float:
+    return POLL_REMOTE_SECS if files.is_remote(model_dir) else POLL_SECS
 
 
 def _exit_when_done(model_dir: str, task: ClusterTask, max_steps: int) -> None:
@@ -225,8 +231,11 @@ def _exit_when_done(model_dir: str, task: ClusterTask, max_steps: int) -> None:
     roles = roles_to_wait_for(os.environ.get("TF_CONFIG"))
 
     def watch() -> None:
-        while not all(is_done(model_dir, role, max_steps) for role in roles):
-            time.sleep(POLL_SECS)
+        pending = list(roles)
+        while pending:
+            pending = [role for role in pending if not is_done(model_dir, role, max_steps)]
+            if pending:
+                time.sleep(_poll_secs(model_dir))
         log.info("%s: %s are done: this ps task exits", task.name, ", ".join(roles))
         # The main thread is inside TensorFlow's server.join(), which never returns and
         # cannot be interrupted from Python: flush the logs, then end the process.

@@ -3,16 +3,22 @@
     <slug>-cluster --workers 2 --ps 1 trainer.max_steps=5000     # a project's launcher
 
 Every task is the project's training entry point (`python -m <package>.train
-evaluator=checkpoint ...`) in a process of its own, with its own `TF_CONFIG`, on free
-localhost ports, and all of them share one run folder as `model_dir`. Each output line is
-printed with its task in front (`[worker:0] ...`). The launcher waits for the chief, the
-workers and the evaluator, then stops the ps tasks (they never exit on their own); when a
-task fails, or on Ctrl-C, it stops every task at once. No task outlives it.
+evaluator=checkpoint ...`) in a process of its own, on free localhost ports, with the
+TF_CONFIG Kubeflow's Training Operator v1 would write for it (`tf_configs`), so a local run
+meets the shape k8s/tfjob.yaml meets. All tasks share one model_dir: `model_dir=DIR`, or the
+run folder `hydra.run.dir=DIR` names, or a new `outputs/<date>/<time>` (`run_folders`, as the
+entry point picks its run folder). Each output line is printed with its task in front
+(`[worker:0] ...`). Every task ends by itself, the ps tasks too (they read in model_dir that
+the run is over: checkpoint.py); the launcher stops a ps task that has not ended
+`PS_GRACE_SECS` after the others, and, when a task fails or on Ctrl-C, every task at once.
+No task outlives it.
 
 This module also says what a cluster may look like for `evaluator=checkpoint`
-(`check_cluster_config`, used by every task before TensorFlow starts) and which arguments each
-task type runs with (`task_arguments`, which `k8s/tfjob.yaml` repeats: a test compares).
-It does not import TensorFlow.
+(`check_cluster_config`: the shapes Kubeflow, SageMaker, AI Platform / Vertex AI and
+TensorFlow's docs write, checked by every task before TensorFlow starts), builds a JobSet
+pod's TF_CONFIG from its environment (`tf_config_from_jobset`), and says which arguments each
+task type runs with (`task_arguments`, which k8s/tfjob.yaml and k8s/jobset.yaml repeat: a
+test compares). It does not import TensorFlow.
 """
 
 from __future__ import annotations
@@ -369,7 +375,8 @@ def adopt_jobset_environment(environ=None) -> str | None:
 
 
 class Launcher:
-    """Starts the tasks, prints their output, and stops them all, whatever happens."""
+    """Starts the tasks, prints their output, waits for each to end, and stops them all when
+    one fails or on Ctrl-C."""
 
     def __init__(
         self,

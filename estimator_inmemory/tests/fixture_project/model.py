@@ -26,9 +26,7 @@ def dnn(model, trainer, data, config):
 
 @MODELS.register("linear")
 def linear(model, trainer, data, config):
-    common = dict(
-        feature_columns=feature_columns(data), optimizer=optimizer(trainer), config=config
-    )
+    common = dict(feature_columns=feature_columns(data), optimizer=optimizer(trainer), config=config)
     if data.task == "regression":
         return tf.estimator.LinearRegressor(**common)
     return tf.estimator.LinearClassifier(n_classes=data.n_classes, **common)
