@@ -159,10 +159,16 @@ def test_a_resumed_clusters_workers_start_training_within_seconds(tmp_path):
     (tmp_path / "first").mkdir()
     for log in first.logs.values():
         log.rename(tmp_path / "first" / log.name)
-    resumed = Cluster(model_dir, kubeflow_tf_configs(), ["trainer.max_steps=600", *FAST])
+    # A long throttle_secs: TensorFlow's evaluator would also sleep it after its final
+    # evaluation before ending.
+    overrides = ["trainer.max_steps=600", "trainer.save_checkpoints_steps=200"]
+    resumed = Cluster(model_dir, kubeflow_tf_configs(), [*overrides, "evaluator.throttle_secs=20"])
     assert set(resumed.wait(timeout=600).values()) == {0}, resumed.output
     waited = resumed.seconds_between("worker:0", "train_and_evaluate as", "ran its first training")
     # TensorFlow's worker session would sleep 30 s on the not-yet-restored variables.
     assert waited < 15, resumed.log("worker:0")
     assert re.search(r"worker:0 ran [1-9]\d* training steps", resumed.log("worker:0"))
-    assert evaluations(model_dir)[-1]["step"] >= 600
+    final = evaluations(model_dir)[-1]["step"]
+    assert final >= 600
+    tail = resumed.seconds_between("evaluator:0", f"eval step {final}:", "learning curves:")
+    assert tail < 10, resumed.log("evaluator:0")
