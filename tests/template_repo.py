@@ -52,6 +52,7 @@ DEFAULT_FILES = {
     "conf/model/linear.yaml",
     "conf/train.yaml",
     "constraints.txt",
+    "k8s/jobset.yaml",
     "k8s/tfjob.yaml",
     "pyproject.toml",
     "src/digits_estimator/__init__.py",

@@ -119,18 +119,24 @@ def free_ports(count):
 
 
 def test_a_cluster_of_containers_trains_evaluates_and_exports_into_the_volume(image, tmp_path):
-    """chief, worker, ps and evaluator containers (host network), one volume as model_dir."""
+    """chief, worker, ps and evaluator containers (host network), one volume as model_dir,
+    each given TF_CONFIG as Kubeflow's Training Operator v1 writes it for k8s/tfjob.yaml:
+    every task in 'cluster', the evaluator too, and "environment": "cloud". Every container
+    ends by itself, the ps one too."""
     runs = tmp_path / "runs"
     runs.mkdir()
     runs.chmod(0o777)
-    chief, worker, ps = (f"localhost:{port}" for port in free_ports(3))
-    cluster = {"chief": [chief], "worker": [worker], "ps": [ps]}  # no evaluator in it
+    tasks = ("ps", "evaluator", "worker", "chief")
+    ports = dict(zip(tasks, free_ports(len(tasks)), strict=True))
+    cluster = {task: [f"localhost:{ports[task]}"] for task in tasks}
     max_steps = 400
     run = uuid.uuid4().hex[:8]
-    names = {task: f"cluster-{run}-{task}" for task in ("ps", "evaluator", "worker", "chief")}
+    names = {task: f"cluster-{run}-{task}" for task in tasks}
     try:
         for task, name in names.items():
-            tf_config = json.dumps({"cluster": cluster, "task": {"type": task, "index": 0}})
+            tf_config = json.dumps(
+                {"cluster": cluster, "task": {"type": task, "index": 0}, "environment": "cloud"}
+            )
             started = docker(
                 *("run", "-d", "--name", name, "--network", "host", "-v", f"{runs}:/runs"),
                 *("-e", f"TF_CONFIG={tf_config}", image),
@@ -142,7 +148,7 @@ def test_a_cluster_of_containers_trains_evaluates_and_exports_into_the_volume(im
                 "evaluator.throttle_secs=1",
             )
             assert started.returncode == 0, started.stderr
-        for task in ("chief", "worker", "evaluator"):  # ps tasks never end on their own
+        for task in ("chief", "worker", "evaluator", "ps"):  # the ps task ends by itself too
             waited = docker("wait", names[task], timeout=600)
             logs = docker("logs", names[task])
             assert waited.stdout.strip() == "0", (
@@ -150,6 +156,7 @@ def test_a_cluster_of_containers_trains_evaluates_and_exports_into_the_volume(im
             )
         evaluator_logs = docker("logs", names["evaluator"])
         evaluator_log = evaluator_logs.stdout + evaluator_logs.stderr
+        ps_logs = docker("logs", names["ps"])
     finally:
         docker("rm", "-f", *names.values(), timeout=120)
     model_dir = runs / "cluster"
@@ -157,5 +164,6 @@ def test_a_cluster_of_containers_trains_evaluates_and_exports_into_the_volume(im
     final = evaluations[-1]
     assert final["step"] >= max_steps and final["accuracy"] > 0.5
     assert f"eval step {final['step']}: accuracy=" in evaluator_log
+    assert "this ps task exits" in ps_logs.stdout + ps_logs.stderr
     best = json.loads((model_dir / "best" / "best.json").read_text())
-    assert (model_dir / best["exports"][-1] / "saved_model.pb").is_file()
+    assert (model_dir / best["kept"][0]["export"] / "saved_model.pb").is_file()

@@ -11,7 +11,7 @@ only by the parts that need them, when first used):
   (`UnsupportedSetupError` and one subclass per refused setup, `EvaluationFailedError`, ...);
 - best tracking and early stopping: `Monitor`, `BestTracker`, `BestKeeper`;
 - checkpoint evaluation: `CheckpointEvaluationExporter`; the cluster: `ClusterTask`,
-  `check_cluster_config`, `Launcher`;
+  `check_cluster_config`, `Launcher`, `tf_config_from_jobset`;
 - data and serving: `Dataset`, `load_csv`, `train_input_fn`, `eval_input_fn`,
   `feature_columns`, `export_saved_model`;
 - projects: `Registry`, `Project`, `train`;
@@ -67,6 +67,7 @@ _LAZY = {
     "ClusterTask": "cluster",
     "check_cluster_config": "cluster",
     "Launcher": "cluster",
+    "tf_config_from_jobset": "cluster",
     "Dataset": "data",
     "load_csv": "data",
     "train_input_fn": "data",

@@ -23,6 +23,7 @@ from __future__ import annotations
 import copy
 import json
 import math
+import os
 import queue
 import threading
 from dataclasses import dataclass
@@ -225,7 +226,9 @@ class BestTracker:
         best = [k for k in kept if k["step"] == best_step]
         ordered = best + [k for k in kept if k["step"] != best_step]
         self.record["kept"] = ordered[: self.keep]
-        return True, ordered[self.keep :]
+        # Not kept after all when `keep` shrank since the record was written (a resume with
+        # a smaller keep_best): the older entries it outranks still fill the places.
+        return any(k["step"] == step for k in self.record["kept"]), ordered[self.keep :]
 
 
 class BestKeeper:
@@ -367,8 +370,16 @@ def _point_checkpoint_state_at(folder: str, record: dict) -> None:
 
     best = next((k for k in record["kept"] if k["step"] == record["step"]), None)
     if best and best.get("checkpoint"):
+        # TensorFlow rewrites the names relative to a folder that is not an absolute local
+        # path (a bucket's, or a relative one) as if they were relative to the working
+        # directory: give it the folder's own paths there, and plain names elsewhere.
+        def path(name: str) -> str:
+            return name if os.path.isabs(folder) else files.join(folder, name)
+
         tf.compat.v1.train.update_checkpoint_state(
-            folder, best["checkpoint"], all_model_checkpoint_paths=_kept_checkpoints(record)
+            folder,
+            path(best["checkpoint"]),
+            all_model_checkpoint_paths=[path(name) for name in _kept_checkpoints(record)],
         )
 
 

@@ -3,16 +3,22 @@
     <slug>-cluster --workers 2 --ps 1 trainer.max_steps=5000     # a project's launcher
 
 Every task is the project's training entry point (`python -m <package>.train
-evaluator=checkpoint ...`) in a process of its own, with its own `TF_CONFIG`, on free
-localhost ports, and all of them share one run folder as `model_dir`. Each output line is
-printed with its task in front (`[worker:0] ...`). The launcher waits for the chief, the
-workers and the evaluator, then stops the ps tasks (they never exit on their own); when a
-task fails, or on Ctrl-C, it stops every task at once. No task outlives it.
+evaluator=checkpoint ...`) in a process of its own, on free localhost ports, with the
+TF_CONFIG Kubeflow's Training Operator v1 would write for it (`tf_configs`), so a local run
+meets the shape k8s/tfjob.yaml meets. All tasks share one model_dir: `model_dir=DIR`, or the
+run folder `hydra.run.dir=DIR` names, or a new `outputs/<date>/<time>` (`run_folders`, as the
+entry point picks its run folder). Each output line is printed with its task in front
+(`[worker:0] ...`). Every task ends by itself, the ps tasks too (they read in model_dir that
+the run is over: checkpoint.py); the launcher stops a ps task that has not ended
+`PS_GRACE_SECS` after the others, and, when a task fails or on Ctrl-C, every task at once.
+No task outlives it.
 
 This module also says what a cluster may look like for `evaluator=checkpoint`
-(`check_cluster_config`, used by every task before TensorFlow starts) and which arguments each
-task type runs with (`task_arguments`, which `k8s/tfjob.yaml` repeats: a test compares).
-It does not import TensorFlow.
+(`check_cluster_config`: the shapes Kubeflow, SageMaker, AI Platform / Vertex AI and
+TensorFlow's docs write, checked by every task before TensorFlow starts), builds a JobSet
+pod's TF_CONFIG from its environment (`tf_config_from_jobset`), and says which arguments each
+task type runs with (`task_arguments`, which k8s/tfjob.yaml and k8s/jobset.yaml repeat: a
+test compares). It does not import TensorFlow.
 """
 
 from __future__ import annotations
@@ -28,15 +34,29 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
-from .errors import MalformedTFConfigError, UnsupportedClusterError
+from . import files
+from .errors import (
+    JobSetEnvironmentError,
+    MalformedTFConfigError,
+    MasterWithEvaluatorError,
+    NoChiefError,
+    NoParameterServerError,
+    SeveralChiefsError,
+    SeveralEvaluatorsError,
+    TaskNotInClusterError,
+    UnknownTaskTypeError,
+    UnsupportedClusterError,
+)
 from .guards import parse_tf_config
 
-TRAINING_JOBS = ("chief", "worker", "ps")  # the training cluster; the evaluator is not in it
+TRAINING_JOBS = ("chief", "worker", "ps")  # the training cluster of TensorFlow's own docs
+CHIEFS = ("chief", "master")  # master: Estimator's legacy chief (SageMaker, AI Platform < 2.1)
+KNOWN_JOBS = (*CHIEFS, "worker", "ps", "evaluator")
 # What a task prints when its gRPC port was taken between picking and binding it.
 PORT_TAKEN = re.compile(r"Could not start gRPC server|Address already in use")
 STOP_GRACE_SECS = 5  # SIGTERM, then SIGKILL after this long
+PS_GRACE_SECS = 30  # how long the ps tasks may take to end by themselves after the others
 
 
 # What a cluster may look like (no TensorFlow needed).
@@ -48,23 +68,62 @@ class ClusterTask:
 
     type: str | None = None
     index: int = 0
-    training_tasks: int = 1  # chief + workers: the processes that read training data
+    training_tasks: int = 1  # chief (or master) + workers: the processes that read training data
+    # Whether the run has an evaluator task, as far as this task can know: Kubeflow lists it
+    # in 'cluster', TensorFlow's own shape does not. The chief then waits for its final
+    # evaluation before it exits, and the ps tasks too (see checkpoint.py).
+    evaluator: bool = False
+
+    @property
+    def name(self) -> str:
+        return f"{self.type}:{self.index}" if self.type else "one process"
+
+    @property
+    def is_chief(self) -> bool:
+        return self.type in CHIEFS
+
+    @property
+    def trains(self) -> bool:
+        """Whether this process runs training steps (and so reads training data)."""
+        return self.type in (None, *CHIEFS, "worker")
+
+    @property
+    def evaluates(self) -> bool:
+        """Whether this process evaluates: alone, the evaluator task, or a legacy master
+        (Estimator's run_master trains and evaluates each new checkpoint itself)."""
+        return self.type in (None, "evaluator", "master")
 
     @property
     def shard(self) -> tuple[int, int]:
         """(number of parts, this task's part) of the training data: the chief reads part
         0 and worker i part i+1, so the training tasks together read each example once."""
-        if self.type == "chief":
+        if self.is_chief:
             return self.training_tasks, 0
         if self.type == "worker":
             return self.training_tasks, self.index + 1
         return 1, 0
 
+    def describe(self) -> str:
+        """What this task does, for its first log line."""
+        if self.type is None:
+            return "one process (trains, and evaluates each new checkpoint)"
+        if self.trains:
+            parts, part = self.shard
+            also = ", and evaluates each new checkpoint" if self.type == "master" else ""
+            return f"{self.name} (trains on part {part + 1} of {parts} of the training data{also})"
+        if self.type == "ps":
+            return f"{self.name} (holds variables; reads no data)"
+        return f"{self.name} (evaluates each new checkpoint; reads the eval data only)"
+
 
 def check_cluster_config(tf_config: str | None) -> ClusterTask:
-    """The cluster evaluator=checkpoint can run: none, or one chief, workers, ps, one evaluator.
+    """The cluster evaluator=checkpoint can run, as the platforms write it.
 
-    Raises `UnsupportedClusterError` naming what is wrong and the fix.
+    Accepted: no cluster; one chief (or one legacy 'master'), any workers with at least one
+    'ps', at most one evaluator, inside 'cluster' (Kubeflow TFJob v1) or not (TensorFlow's
+    docs, AI Platform, Vertex AI); other top-level keys ('environment', 'job') and task keys
+    ('trial', 'cloud') are ignored; the task's index may be "0". Raises an
+    `UnsupportedClusterError` subclass naming what is wrong and the platform setting to change.
     """
     try:
         cluster, task = parse_tf_config(tf_config)
@@ -72,68 +131,169 @@ def check_cluster_config(tf_config: str | None) -> ClusterTask:
         raise UnsupportedClusterError(str(error)) from None
     if not cluster:
         return ClusterTask()
-    if "evaluator" in cluster:
-        raise UnsupportedClusterError(
-            "TF_CONFIG's 'cluster' lists an 'evaluator' job, but the evaluator is not part of "
-            "the training cluster (the training tasks would wait for it, and strategies fail "
-            "on it): remove 'evaluator' from 'cluster' and make the evaluator task "
-            '{"type": "evaluator", "index": 0} with the same cluster'
-        )
-    unknown = sorted(set(cluster) - set(TRAINING_JOBS))
+    unknown = sorted(set(cluster) - set(KNOWN_JOBS))
     if unknown:
-        raise UnsupportedClusterError(
-            f"TF_CONFIG's 'cluster' has job(s) {', '.join(unknown)}; evaluator=checkpoint runs "
-            "a cluster of one 'chief', any 'worker' and 'ps' tasks (rename 'master' to 'chief')"
+        raise UnknownTaskTypeError(
+            f"TF_CONFIG's 'cluster' has job(s) {', '.join(unknown)}, which Estimator does not "
+            f"run: a cluster has {', '.join(KNOWN_JOBS)} tasks; rename or remove them"
         )
-    chiefs, workers, ps = (len(cluster.get(job, [])) for job in TRAINING_JOBS)
-    if chiefs != 1:
-        raise UnsupportedClusterError(
-            f"TF_CONFIG's 'cluster' has {chiefs} 'chief' tasks; it needs exactly one (the task "
-            "that initialises the variables and writes the checkpoints)"
+    count = {job: len(cluster.get(job, [])) for job in KNOWN_JOBS}
+    chiefs = count["chief"] + count["master"]
+    if chiefs > 1:
+        raise SeveralChiefsError(
+            f"TF_CONFIG's 'cluster' has {count['chief']} 'chief' and {count['master']} "
+            "'master' tasks; Estimator needs exactly one (it initialises the variables and "
+            "writes the checkpoints): set Kubeflow's tfReplicaSpecs.Chief.replicas to 1 and "
+            "drop Master (or the reverse), Vertex AI's workerPoolSpecs[0].replicaCount to 1"
         )
-    if workers and not ps:
-        raise UnsupportedClusterError(
-            f"TF_CONFIG's 'cluster' has {workers} worker(s) but no 'ps' task: workers share "
-            "the variables through parameter servers, so add at least one 'ps' task"
+    if not chiefs:
+        raise NoChiefError(
+            f"TF_CONFIG's 'cluster' has no 'chief' ({_counts(count)}); Estimator needs one to "
+            "initialise the variables and write the checkpoints: add a Chief replica to the "
+            "TFJob (tfReplicaSpecs.Chief, replicas: 1; without one Kubeflow lists only "
+            "workers), or give Vertex AI a first worker pool (workerPoolSpecs[0])"
         )
-    if not (isinstance(task, dict) and isinstance(task.get("type"), str)):
-        raise UnsupportedClusterError(
-            'TF_CONFIG needs this process\'s \'task\', e.g. {"type": "worker", "index": 0}, got '
-            + repr(task)
+    if count["worker"] and not count["ps"]:
+        raise NoParameterServerError(
+            f"TF_CONFIG's 'cluster' has {count['worker']} worker(s) but no 'ps' task: workers "
+            "share the variables through parameter servers: add at least one (Kubeflow "
+            "tfReplicaSpecs.PS, Vertex AI workerPoolSpecs[2]; SageMaker: distribution "
+            "parameter_server enabled)"
         )
-    task_type, index = task["type"], task.get("index", 0)
+    evaluator_listed = count["evaluator"] > 0
+    if count["evaluator"] > 1:
+        raise SeveralEvaluatorsError(
+            f"TF_CONFIG's 'cluster' lists {count['evaluator']} evaluators; train_and_evaluate "
+            "runs exactly one: set Kubeflow's tfReplicaSpecs.Evaluator.replicas (Vertex AI's "
+            "workerPoolSpecs[3].replicaCount) to 1"
+        )
+    if task is None:
+        raise TaskNotInClusterError(
+            "TF_CONFIG has a 'cluster' but no 'task' saying which of its tasks this process "
+            'is: add e.g. "task": {"type": "worker", "index": 0}'
+        )
+    task_type, index = task["type"], task["index"]
+    if count["master"] and (evaluator_listed or task_type == "evaluator"):
+        raise MasterWithEvaluatorError(
+            "TF_CONFIG has a 'master' and an evaluator; Estimator's legacy master evaluates "
+            "each checkpoint itself and runs no evaluator task beside it: name the chief "
+            "'chief' (Kubeflow tfReplicaSpecs.Chief; AI Platform runtime 2.1+ writes 'chief'), "
+            "or drop the evaluator"
+        )
     if task_type == "evaluator":
         if index != 0:
-            raise UnsupportedClusterError(
-                f"TF_CONFIG's task is evaluator {index!r}; a cluster has one evaluator, index 0"
+            raise SeveralEvaluatorsError(
+                f"TF_CONFIG's task is evaluator {index}; train_and_evaluate runs one evaluator, "
+                "index 0: set the evaluator replicas to 1"
             )
-    elif (
-        task_type not in cluster
-        or isinstance(index, bool)
-        or not isinstance(index, int)
-        or not 0 <= index < len(cluster[task_type])
-    ):
-        raise UnsupportedClusterError(
+    elif task_type not in cluster or not 0 <= index < len(cluster[task_type]):
+        raise TaskNotInClusterError(
             f"TF_CONFIG's task (type {task_type!r}, index {index!r}) is not in its cluster "
-            f"({chiefs} chief, {workers} worker, {ps} ps) nor the evaluator: fix the task"
+            f"({_counts(count)}) nor the evaluator: fix the task"
         )
-    return ClusterTask(task_type, index, training_tasks=chiefs + workers)
+    return ClusterTask(
+        task_type,
+        index,
+        training_tasks=chiefs + count["worker"],
+        evaluator=evaluator_listed or task_type == "evaluator",
+    )
 
 
-# The tasks and their arguments (shared with k8s/tfjob.yaml).
+def _counts(count: dict[str, int]) -> str:
+    return ", ".join(f"{n} {job}" for job, n in count.items() if n) or "no tasks"
 
 
-def task_arguments(task_type: str, model_dir: str) -> list[str]:
-    """The Hydra overrides every task of `task_type` runs with, here and in k8s/tfjob.yaml.
+# The tasks and their arguments (shared with k8s/tfjob.yaml and k8s/jobset.yaml).
+
+
+def task_arguments(task_type: str, model_dir: str, record_root: str | None = None) -> list[str]:
+    """The Hydra overrides every task of `task_type` runs with, here and in k8s/*.yaml.
 
     All tasks share `model_dir`; each task type keeps Hydra's own output (`.hydra/`, the
-    log file) in `model_dir/tasks/<type>/`, so one run stays in one folder.
+    log file) in `<record_root>/tasks/<type>/` (default: model_dir), so one run stays in
+    one folder. Hydra writes those with local file operations: with a model_dir in a
+    bucket, give a local `record_root`.
     """
     return [
         "evaluator=checkpoint",
         f"model_dir={model_dir}",
-        f"hydra.run.dir={model_dir}/tasks/{task_type}",
+        f"hydra.run.dir={record_root or model_dir}/tasks/{task_type}",
     ]
+
+
+# TF_CONFIG from JobSet's environment (Kubernetes without Kubeflow).
+
+JOBSET_ROLES = ("chief", "worker", "ps", "evaluator")
+
+
+def tf_config_from_jobset(environ=None) -> str:
+    """TF_CONFIG for this pod of a JobSet (kubernetes-sigs/jobset), built from its environment.
+
+    JobSet gives every pod a stable DNS name, `<jobset>-<replicatedJob>-<jobIndex>-<podIndex>.
+    <subdomain>` (network.enableDNSHostnames, subdomain defaulting to the JobSet's name), and
+    labels that k8s/jobset.yaml passes down as environment variables:
+
+    - `JOBSET_NAME`: label jobset.sigs.k8s.io/jobset-name;
+    - `REPLICATED_JOB_NAME`: label jobset.sigs.k8s.io/replicatedjob-name; this pod's role,
+      one of chief, worker, ps, evaluator (the replicated jobs are named after them);
+    - `JOB_INDEX`: label jobset.sigs.k8s.io/job-index (0: each role is one Job);
+    - `JOB_COMPLETION_INDEX`: set by Kubernetes in an Indexed Job's pods: the task index;
+    - `TF_JOBSET_TASKS`: how many pods each role has, e.g. "chief=1,worker=2,ps=1,evaluator=1"
+      (the replicated jobs' parallelism; one place in the manifest to keep in step);
+    - `TF_JOBSET_PORT` (default 2222) and `JOBSET_SUBDOMAIN` (default: the JobSet's name).
+
+    The result has the shape Kubeflow's operator writes (every role in 'cluster', the
+    evaluator too, and "environment": "cloud"), which `check_cluster_config` accepts.
+    Raises `JobSetEnvironmentError` naming what is missing or inconsistent.
+    """
+    env = os.environ if environ is None else environ
+
+    def need(name: str) -> str:
+        value = env.get(name, "").strip()
+        if not value:
+            raise JobSetEnvironmentError(
+                f"{name} is not set: TF_CONFIG is built from JobSet's pod labels and "
+                "TF_JOBSET_TASKS, which k8s/jobset.yaml passes to every container"
+            )
+        return value
+
+    def number(name: str, value: str) -> int:
+        if not value.isdigit():
+            raise JobSetEnvironmentError(f"{name}={value!r} must be a number >= 0")
+        return int(value)
+
+    jobset, role = need("JOBSET_NAME"), need("REPLICATED_JOB_NAME")
+    job_index = number("JOB_INDEX", env.get("JOB_INDEX", "0").strip() or "0")
+    pod_index = number("JOB_COMPLETION_INDEX", need("JOB_COMPLETION_INDEX"))
+    port = number("TF_JOBSET_PORT", env.get("TF_JOBSET_PORT", "2222").strip() or "2222")
+    subdomain = env.get("JOBSET_SUBDOMAIN", "").strip() or jobset
+    tasks: dict[str, int] = {}
+    for item in need("TF_JOBSET_TASKS").split(","):
+        name, _, count = item.strip().partition("=")
+        if name not in JOBSET_ROLES or name in tasks:
+            raise JobSetEnvironmentError(
+                f"TF_JOBSET_TASKS={env['TF_JOBSET_TASKS']!r}: each of {', '.join(JOBSET_ROLES)} "
+                'at most once, as role=count (e.g. "chief=1,worker=2,ps=1,evaluator=1")'
+            )
+        tasks[name] = number(f"TF_JOBSET_TASKS ({name})", count.strip())
+    if role not in tasks:
+        raise JobSetEnvironmentError(
+            f"this pod's replicated job is {role!r}, which TF_JOBSET_TASKS does not list: name "
+            f"the replicated jobs {', '.join(JOBSET_ROLES)} and list each in TF_JOBSET_TASKS"
+        )
+    if job_index != 0 or pod_index >= tasks[role]:
+        raise JobSetEnvironmentError(
+            f"this pod is {role} job {job_index}, pod {pod_index}, but TF_JOBSET_TASKS says "
+            f"{role}={tasks[role]}: give each replicated job replicas: 1 and parallelism and "
+            "completions equal to its TF_JOBSET_TASKS count"
+        )
+    cluster = {
+        name: [f"{jobset}-{name}-0-{i}.{subdomain}:{port}" for i in range(count)]
+        for name, count in tasks.items()
+        if count
+    }
+    task = {"type": role, "index": pod_index}
+    return json.dumps({"cluster": cluster, "task": task, "environment": "cloud"})
 
 
 @dataclass
@@ -178,39 +338,61 @@ def free_ports(count: int) -> list[int]:
 
 
 def tf_configs(tasks: list[Task], ports: list[int]) -> dict[str, str]:
-    """Each task's TF_CONFIG: the same training cluster (no evaluator in it), its own task."""
-    training = [t for t in tasks if t.type in TRAINING_JOBS]
+    """Each task's TF_CONFIG, written as Kubeflow's Training Operator v1 writes it for a TFJob:
+    every task in 'cluster' (the evaluator too), "environment": "cloud", and its own task.
+
+    So a local cluster runs the shape k8s/tfjob.yaml meets (genClusterSpec in
+    kubeflow/training-operator pkg/controller.v1/tensorflow/tensorflow.go). The evaluator's
+    port is never opened: Estimator starts no server for an evaluator.
+    """
     cluster: dict[str, list[str]] = {}
-    for job in TRAINING_JOBS:
-        for t in training:
+    for job in ("chief", "worker", "ps", "evaluator"):
+        for t in tasks:
             if t.type == job:
-                cluster.setdefault(job, []).append(f"localhost:{ports[training.index(t)]}")
-    configs = {}
-    for t in tasks:
-        task = {"type": t.type, "index": t.index}
-        configs[t.name] = json.dumps({"cluster": cluster, "task": task})
-    return configs
+                cluster.setdefault(job, []).append(f"localhost:{ports[tasks.index(t)]}")
+    return {
+        t.name: json.dumps(
+            {
+                "cluster": cluster,
+                "task": {"type": t.type, "index": t.index},
+                "environment": "cloud",
+            }
+        )
+        for t in tasks
+    }
+
+
+def adopt_jobset_environment(environ=None) -> str | None:
+    """Set TF_CONFIG from JobSet's environment (`tf_config_from_jobset`) when a pod of
+    k8s/jobset.yaml starts without one; return TF_CONFIG as this process now has it."""
+    env = os.environ if environ is None else environ
+    if not env.get("TF_CONFIG") and env.get("TF_JOBSET_TASKS"):
+        env["TF_CONFIG"] = tf_config_from_jobset(env)
+    return env.get("TF_CONFIG")
 
 
 # Running them.
 
 
 class Launcher:
-    """Starts the tasks, prints their output, and stops them all, whatever happens."""
+    """Starts the tasks, prints their output, waits for each to end, and stops them all when
+    one fails or on Ctrl-C."""
 
     def __init__(
         self,
         workers: int,
         ps: int,
         overrides: list[str],
-        run_dir: Path,
+        run_dir: str,
         *,
         entry_module: str,
+        record_root: str | None = None,
         out=None,
     ):
         self.workers, self.ps = workers, ps
         self.entry_module = entry_module  # the project's training entry, run as each task
-        self.overrides, self.run_dir = overrides, run_dir
+        self.overrides, self.run_dir = overrides, str(run_dir)  # run_dir: the model_dir
+        self.record_root = record_root  # where tasks/<type>/ go (default: run_dir)
         self.out = out or sys.stdout
         self._print_lock = threading.Lock()
         self.tasks: list[Task] = []
@@ -232,8 +414,7 @@ class Launcher:
     def _run_once(self) -> int | None:
         """One start of the whole cluster; None when a port was taken (start again)."""
         self.tasks = cluster_tasks(self.workers, self.ps)
-        n_training = sum(t.type in TRAINING_JOBS for t in self.tasks)
-        configs = tf_configs(self.tasks, free_ports(n_training))
+        configs = tf_configs(self.tasks, free_ports(len(self.tasks)))
         try:
             for task in self.tasks:
                 self._start(task, configs[task.name])
@@ -249,7 +430,7 @@ class Launcher:
             sys.executable,
             "-m",
             self.entry_module,
-            *task_arguments(task.type, str(self.run_dir)),
+            *task_arguments(task.type, self.run_dir, self.record_root),
             *self.overrides,
         ]
         env = {**os.environ, "TF_CONFIG": tf_config, "PYTHONUNBUFFERED": "1"}
@@ -276,11 +457,11 @@ class Launcher:
             self.say(f"[{task.name}] {line.rstrip()}")
 
     def _watch(self) -> int | None:
-        must_finish = [t for t in self.tasks if t.type != "ps"]
+        others_done_at = None
         while True:
             for task in self.tasks:
                 code = task.process.poll()
-                if code is None or (code == 0 and task.type != "ps"):
+                if code is None or code == 0:
                     continue
                 task.pump.join(timeout=5)  # its last lines (the error) first
                 if task.port_taken:
@@ -291,8 +472,20 @@ class Launcher:
                     f"[{task.name}])"
                 )
                 return 1
-            if all(t.process.poll() == 0 for t in must_finish):
-                self.say("[cluster] chief, workers and evaluator finished: stopping the ps tasks")
+            if all(t.process.poll() == 0 for t in self.tasks):
+                self.say("[cluster] every task finished")
+                return 0
+            if others_done_at is None and all(
+                t.process.poll() == 0 for t in self.tasks if t.type != "ps"
+            ):
+                others_done_at = time.monotonic()
+            # The ps tasks end by themselves once model_dir says the run is over
+            # (checkpoint.py); one that does not within PS_GRACE_SECS is stopped.
+            if others_done_at and time.monotonic() - others_done_at > PS_GRACE_SECS:
+                self.say(
+                    f"[cluster] warning: ps tasks still running {PS_GRACE_SECS} s after the "
+                    "others finished: stopping them"
+                )
                 return 0
             time.sleep(0.2)
 
@@ -358,6 +551,35 @@ def config_problem(overrides: list[str], config_dir: str) -> str | None:
     return None
 
 
+def run_folders(overrides: list[str], claim) -> tuple[str, str | None, list[str]]:
+    """(model_dir, where the tasks' Hydra folders go or None for model_dir, the other
+    overrides), from the launcher's overrides, as the entry point picks its run folder.
+
+    `model_dir=DIR` trains in DIR; `hydra.run.dir=DIR` makes DIR the run folder (the
+    model_dir, unless model_dir= is given too: then the tasks' records go there); neither:
+    a folder `claim()` claims (outputs/<date>/<time>). Hydra writes only local folders, so
+    a model_dir in a bucket gets a claimed local folder for them.
+    """
+    model_dir, record_root, rest = None, None, []
+    for override in overrides:
+        key, _, value = override.partition("=")
+        if key == "model_dir":
+            model_dir = value
+        elif key == "hydra.run.dir":
+            record_root = value
+        else:
+            rest.append(override)
+    if record_root is None and (model_dir is None or files.is_remote(model_dir)):
+        record_root = claim()
+    if record_root is not None:
+        record_root = os.path.abspath(record_root)
+    if model_dir is None:
+        return record_root, None, rest
+    if not files.is_remote(model_dir):
+        model_dir = os.path.abspath(model_dir)
+    return model_dir, record_root, rest
+
+
 def main(argv: list[str] | None = None, *, entry_module: str, config_dir: str, prog: str) -> int:
     """The launcher's command line: `prog --workers N --ps M [hydra overrides...]`."""
     from .runs import claim_run_dir
@@ -372,27 +594,34 @@ def main(argv: list[str] | None = None, *, entry_module: str, config_dir: str, p
     parser.add_argument(
         "overrides",
         nargs="*",
-        help="Hydra overrides for every task; model_dir=DIR picks the run folder "
-        "(default: a new outputs/<date>/<time>)",
+        help="Hydra overrides for every task; model_dir=DIR or hydra.run.dir=DIR picks the "
+        "run folder (default: a new outputs/<date>/<time>)",
     )
     args = parser.parse_args(argv)
     if args.workers < 0 or args.ps < 0 or (args.workers and not args.ps):
         parser.error("--workers and --ps must be >= 0, and workers need at least one ps")
-    run_dir, overrides = None, []
-    for override in args.overrides:
-        if override.startswith("model_dir="):
-            run_dir = Path(override.split("=", 1)[1]).resolve()
-        else:
-            overrides.append(override)
-    problem = config_problem(overrides, config_dir)
+    problem = config_problem(
+        [o for o in args.overrides if o.partition("=")[0] not in ("model_dir", "hydra.run.dir")],
+        config_dir,
+    )
     if problem:  # before any task starts: every task would fail the same way
         print(f"error: {problem}", file=sys.stderr)
         return 2
-    if run_dir is None:  # claimed, as the entry point claims its own: never shared
-        run_dir = Path(claim_run_dir("outputs")).resolve()
-    run_dir.mkdir(parents=True, exist_ok=True)
-    launcher = Launcher(args.workers, args.ps, overrides, run_dir, entry_module=entry_module)
-    launcher.say(f"[cluster] model_dir: {run_dir}")
+    model_dir, record_root, overrides = run_folders(
+        args.overrides, claim=lambda: claim_run_dir("outputs")
+    )
+    for folder in (model_dir, record_root):
+        if folder and not files.is_remote(folder):
+            os.makedirs(folder, exist_ok=True)
+    launcher = Launcher(
+        args.workers,
+        args.ps,
+        overrides,
+        model_dir,
+        entry_module=entry_module,
+        record_root=record_root,
+    )
+    launcher.say(f"[cluster] model_dir: {model_dir}")
 
     def stop(signum, frame):  # SIGTERM: as Ctrl-C (the finally blocks stop the tasks)
         raise KeyboardInterrupt

@@ -36,6 +36,43 @@ class UnsupportedClusterError(EstimatorInMemoryError, ValueError):
     """TF_CONFIG describes a cluster that Estimator cannot run (or is malformed)."""
 
 
+class UnknownTaskTypeError(UnsupportedClusterError):
+    """TF_CONFIG's cluster has a job Estimator does not run (not chief, master, worker, ps,
+    evaluator)."""
+
+
+class SeveralChiefsError(UnsupportedClusterError):
+    """More than one chief: several 'chief' tasks, several 'master' tasks, or both kinds."""
+
+
+class NoChiefError(UnsupportedClusterError):
+    """A cluster of workers or ps tasks with no 'chief' or 'master' to initialise and save."""
+
+
+class NoParameterServerError(UnsupportedClusterError):
+    """Workers besides the chief, but no 'ps' task to hold the variables they share."""
+
+
+class SeveralEvaluatorsError(UnsupportedClusterError):
+    """More than one evaluator task (train_and_evaluate runs exactly one, index 0)."""
+
+
+class MasterWithEvaluatorError(UnsupportedClusterError):
+    """A legacy 'master' with an evaluator task: Estimator's master evaluates itself."""
+
+
+class SparseClusterError(UnsupportedClusterError):
+    """TF_CONFIG has 'sparseCluster' (Kubeflow's enableDynamicWorker) instead of 'cluster'."""
+
+
+class TaskNotInClusterError(UnsupportedClusterError):
+    """TF_CONFIG's task is missing, or names a task its cluster does not have."""
+
+
+class JobSetEnvironmentError(UnsupportedClusterError):
+    """The JobSet environment TF_CONFIG is built from is missing or inconsistent."""
+
+
 class ChiefNotStartedError(EstimatorInMemoryError, RuntimeError):
     """A worker found no checkpoint of the chief's in model_dir in time."""
 

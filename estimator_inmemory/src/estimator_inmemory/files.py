@@ -48,6 +48,16 @@ def join(path: str, *parts: str) -> str:
     return os.path.join(str(path), *parts)  # posix joins serve URLs too
 
 
+def relpath(path: str, start: str) -> str:
+    """`path` relative to the folder `start` (both local, or both under one scheme://)."""
+    path, start = str(path), str(start).rstrip("/")
+    if is_remote(path) or is_remote(start):
+        if not path.startswith(start + "/"):
+            raise ValueError(f"{path} is not inside {start}")
+        return path[len(start) + 1 :]
+    return os.path.relpath(path, start)
+
+
 def dirname(path: str) -> str:
     return os.path.dirname(str(path).rstrip("/"))
 
@@ -117,6 +127,20 @@ def read_text(path: str) -> str:
         return f.read()
 
 
+def read_bytes(path: str) -> bytes:
+    if is_remote(path):
+        with _gfile().GFile(path, "rb") as f:
+            return f.read()
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def write_bytes(path: str, data: bytes) -> None:
+    """Replace the file with `data`, whole."""
+    with replaced_whole(path, "wb") as f:
+        f.write(data)
+
+
 def read_lines(path: str) -> list[str]:
     """The non-empty lines of a text file (none when it does not exist)."""
     if not isfile(path):
@@ -132,12 +156,17 @@ def write_text(path: str, text: str) -> None:
 
 def append_line(path: str, line: str) -> None:
     """Append one line. Buckets cannot append: there the file is replaced whole."""
+    append_text(path, line + "\n")
+
+
+def append_text(path: str, text: str) -> None:
+    """Append `text` to a file (created if missing); in a bucket, replace it whole."""
     if is_remote(path):
         old = read_text(path) if exists(path) else ""
-        write_text(path, old + line + "\n")
+        write_text(path, old + text)
         return
     with open(path, "a") as f:
-        f.write(line + "\n")
+        f.write(text)
 
 
 def temporaries(folder: str, stem: str) -> list[str]:

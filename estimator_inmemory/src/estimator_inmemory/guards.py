@@ -22,6 +22,7 @@ from .errors import (
     ResumeMismatchError,
     SaveableObjectsError,
     ScheduleError,
+    SparseClusterError,
     UnmatchedVariablesError,
     UnsupportedDistributionError,
     UnsupportedRuntimeError,
@@ -83,7 +84,12 @@ def parse_tf_config(tf_config: str | None) -> tuple[dict, dict | None]:
     """TF_CONFIG's (cluster, task), checked for shape only; ({}, None) when it is unset.
 
     The one reading of TF_CONFIG: in-memory evaluation (below) and evaluator=checkpoint
-    (`cluster.check_cluster_config`) each judge the layout it describes.
+    (`cluster.check_cluster_config`) each judge the layout it describes. Keys other than
+    'cluster' and 'task' are the scheduler's own and are ignored ('environment' from
+    Kubeflow and SageMaker; 'job' from AI Platform and Vertex AI; in the task, 'trial' and
+    'cloud'). The task's index may be an int or a string of one ("0"); the task comes back
+    with an int. Raises `SparseClusterError` for Kubeflow's 'sparseCluster'
+    (enableDynamicWorker), which Estimator cannot read.
     """
     if not tf_config:
         return {}, None
@@ -98,7 +104,14 @@ def parse_tf_config(tf_config: str | None) -> tuple[dict, dict | None]:
 
 def check_tf_config(tf_config: str | None) -> None:
     """Accept no TF_CONFIG, or a cluster of exactly one chief or one worker and nothing else."""
-    cluster, task = parse_tf_config(tf_config)
+    try:
+        cluster, task = parse_tf_config(tf_config)
+    except SparseClusterError:
+        raise MultiNodeError(
+            "TF_CONFIG describes a multi-node cluster ('sparseCluster', Kubeflow's "
+            f"enableDynamicWorker): {CHECKPOINT_EVALUATION}; or unset TF_CONFIG to train on "
+            "one machine"
+        ) from None
     if not cluster:
         return
     training = {t: len(cluster.get(t, [])) for t in ("chief", "master", "worker")}
@@ -113,18 +126,14 @@ def check_tf_config(tf_config: str | None) -> None:
         )
     if task is None:
         return
-    task_type, index = task["type"], task.get("index", 0)
+    task_type, index = task["type"], task["index"]
     if task_type == "evaluator":
         raise MultiNodeError(
             "TF_CONFIG makes this process an 'evaluator' task, which evaluates the checkpoints "
             "another process trains; in-memory evaluation runs inside the training process: "
             f"{CHECKPOINT_EVALUATION}; or unset TF_CONFIG to train here"
         )
-    if (
-        task_type not in cluster
-        or not isinstance(index, int)
-        or not (0 <= index < len(cluster[task_type]))
-    ):
+    if task_type not in cluster or not (0 <= index < len(cluster[task_type])):
         raise MultiNodeError(
             f"TF_CONFIG's task (type {task_type!r}, index {index!r}) is not in its cluster "
             f"({found}): this process would not be the one training; fix the task"
@@ -136,6 +145,14 @@ def _cluster_and_task(config) -> tuple[dict, dict | None]:
         raise MalformedTFConfigError(
             f"TF_CONFIG must be a JSON object with 'cluster' and 'task', got {type(config).__name__}"
         )
+    if config.get("sparseCluster") and not config.get("cluster"):
+        # Kubeflow's TFJob with enableDynamicWorker: true gives each task only the ps
+        # tasks and itself; Estimator's RunConfig reads 'cluster' only.
+        raise SparseClusterError(
+            "TF_CONFIG has 'sparseCluster' instead of 'cluster' (a Kubeflow TFJob with "
+            "spec.enableDynamicWorker: true); Estimator reads only a full 'cluster': remove "
+            "enableDynamicWorker from the TFJob (or set it to false)"
+        )
     cluster, task = config.get("cluster") or {}, config.get("task")
     if not isinstance(cluster, dict) or not all(
         isinstance(hosts, list) and all(isinstance(h, str) for h in hosts)
@@ -145,11 +162,21 @@ def _cluster_and_task(config) -> tuple[dict, dict | None]:
             "TF_CONFIG's 'cluster' must map task types to lists of 'host:port' strings, got "
             f"{cluster!r}"
         )
-    if task is not None and not (isinstance(task, dict) and isinstance(task.get("type"), str)):
+    if task is None:
+        return cluster, None
+    index = task.get("index", 0) if isinstance(task, dict) else None
+    if isinstance(index, str) and index.strip().isdigit():
+        index = int(index)  # some schedulers write "0": Estimator's RunConfig takes int(index)
+    if not (
+        isinstance(task, dict)
+        and isinstance(task.get("type"), str)
+        and isinstance(index, int)
+        and not isinstance(index, bool)
+    ):
         raise MalformedTFConfigError(
             'TF_CONFIG\'s \'task\' must look like {"type": "chief", "index": 0}, got ' + repr(task)
         )
-    return cluster, task
+    return cluster, {**task, "index": index}
 
 
 def check_runtime_versions(tf_version: str, keras_version: str | None, tf_keras: bool) -> None:
@@ -306,7 +333,10 @@ def check_resume(train_graph, checkpoint_path: str, listed: int = 5) -> None:
     """
     import tensorflow as tf
 
-    reader = tf.train.load_checkpoint(checkpoint_path)
+    # The reader itself, not tf.train.load_checkpoint: that one first asks whether the path
+    # is a folder, and TensorFlow's ram:// filesystem (the tests' bucket) says yes to any
+    # prefix of a file name, so the checkpoint's own prefix.
+    reader = tf.compat.v1.train.NewCheckpointReader(checkpoint_path)
     stored_shapes = reader.get_variable_to_shape_map()
     stored_dtypes = reader.get_variable_to_dtype_map()
     wanted = {

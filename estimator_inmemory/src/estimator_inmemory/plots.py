@@ -13,6 +13,7 @@ at the end).
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -46,13 +47,14 @@ def write_learning_curves(
     monitor: str,
     best: dict | None = None,
     losses: list[tuple[int, float]] | None = None,
+    evaluations: list[dict] | None = None,
 ) -> str:
     """Write `draw_learning_curves(...)` to `path` (a PNG); return the path.
 
     Written to a temporary name in the same folder, then renamed: a reader (or a kill)
     finds the old picture or the new one, never half of one.
     """
-    figure = draw_learning_curves(model_dir, monitor, best, losses)
+    figure = draw_learning_curves(model_dir, monitor, best, losses, evaluations)
     with files.replaced_whole(str(path), "wb") as f:
         figure.savefig(f, format="png", dpi=100)
     return path
@@ -75,6 +77,7 @@ class Painter:
     def __init__(self, *, in_process: bool | None = None):
         self.in_process = "matplotlib.figure" in sys.modules if in_process is None else in_process
         self._path: str | None = None
+        self._local: str | None = None  # the child's local picture, for a bucket's path
         self._child = None
         if not self.in_process:
             # A file, not a pipe: the child can never block on a full pipe nobody reads.
@@ -89,19 +92,27 @@ class Painter:
     def paint(self, model_dir: str, path: str, monitor: str, best: dict | None = None) -> None:
         """Draw `write_learning_curves(model_dir, path, monitor, best)`, in the child.
 
-        The training losses are read here, where TensorFlow is imported already.
+        Everything the picture shows is read here, where TensorFlow is imported already: the
+        training losses, and the evaluations. The child reads nothing of model_dir, and for
+        a model_dir in a bucket it draws into a local file that `wait()` copies there
+        (the child has no TensorFlow, and `ram://` is this process's own).
         """
         self._path = str(path)
         losses = training_losses(model_dir)
+        evaluations = records.read_evaluations(model_dir)
         if self.in_process:
-            write_learning_curves(model_dir, path, monitor, best, losses)
+            write_learning_curves(model_dir, path, monitor, best, losses, evaluations)
             return
+        if files.is_remote(path):
+            handle, self._local = tempfile.mkstemp(suffix=".png")
+            os.close(handle)
         request = {
             "model_dir": str(model_dir),
-            "path": str(path),
+            "path": self._local or str(path),
             "monitor": monitor,
             "best": best,
             "losses": losses,
+            "evaluations": evaluations,
         }
         try:
             self._child.stdin.write(json.dumps(request).encode())
@@ -124,6 +135,12 @@ class Painter:
                     f"drawing {self._path} failed (the painting process exited with {code})"
                     + (f": {said.splitlines()[-1]}" if said else "")
                 )
+            if self._local:  # drawn locally for a bucket: copy it there, whole
+                try:
+                    files.write_bytes(self._path, files.read_bytes(self._local))
+                finally:
+                    os.unlink(self._local)
+                    self._local = None
         return self._path
 
     def close(self) -> None:
@@ -136,6 +153,9 @@ class Painter:
         self._child.wait()
         self._stderr.close()
         self._child = None
+        if self._local:  # a bucket's picture that wait() never copied
+            os.unlink(self._local)
+            self._local = None
 
     def __enter__(self):
         return self
@@ -164,6 +184,7 @@ def _serve() -> int:
         request["monitor"],
         request["best"],
         [tuple(point) for point in request["losses"]],
+        request["evaluations"],
     )
     return 0
 
@@ -173,6 +194,7 @@ def draw_learning_curves(
     monitor: str,
     best: dict | None = None,
     losses: list[tuple[int, float]] | None = None,
+    evaluations: list[dict] | None = None,
 ):
     """A Figure of the training loss and every eval metric against global step.
 
@@ -183,7 +205,8 @@ def draw_learning_curves(
     """
     from matplotlib.figure import Figure
 
-    evaluations = records.read_evaluations(model_dir)
+    if evaluations is None:
+        evaluations = records.read_evaluations(model_dir)
     labels = sorted({e["eval"] for e in evaluations})
     names = sorted({name for e in evaluations for name in records.numeric_metrics(e)})
     if losses is None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import io
 import json
 import logging
 import os
@@ -37,6 +38,9 @@ LOG = "train.log"
 
 # The config Hydra records in a run folder (`.hydra/config.yaml`).
 STORED_CONFIG = os.path.join(".hydra", "config.yaml")
+# The copy a run keeps in a model_dir that is not its Hydra folder (`model_dir=` elsewhere:
+# a cluster's shared folder, a bucket), for resumes: Hydra writes only to its local folder.
+STORED_COPY = "config.yaml"
 
 
 @dataclass(frozen=True)
@@ -111,6 +115,8 @@ def prepare(
     if not has_checkpoint(model_dir):
         return cfg, Run(model_dir, record_dir, resuming=False)
     stored = files.join(model_dir, STORED_CONFIG)
+    if not files.isfile(stored):
+        stored = files.join(model_dir, STORED_COPY)
     if overrides is not None and files.isfile(stored):
         cfg = with_stored_config(cfg, OmegaConf.create(files.read_text(stored)), overrides)
         log.info(
@@ -119,6 +125,15 @@ def prepare(
             stored,
         )
     return cfg, Run(model_dir, record_dir, resuming=True)
+
+
+def store_config(cfg: DictConfig, run: Run) -> None:
+    """Keep the config of a new run in its model_dir (`config.yaml`) when Hydra's own record
+    is elsewhere, so that a resume (`model_dir=...`, maybe from another machine) reads it."""
+    if run.resuming or run.model_dir == run.record_dir:
+        return
+    files.makedirs(run.model_dir)
+    files.write_text(files.join(run.model_dir, STORED_COPY), OmegaConf.to_yaml(cfg))
 
 
 def with_stored_config(cfg: DictConfig, stored: DictConfig, overrides: list[str]) -> DictConfig:
@@ -174,23 +189,35 @@ def discard_failed_attempt(record_dir: str, record_subdir: str) -> bool:
 
 @contextlib.contextmanager
 def run_log(run: Run):
-    """While resuming, also append the log to the resumed run's own train.log."""
-    # A bucket cannot be appended to line by line: there the log stays in the run's
-    # own (local) record folder.
-    if not run.resuming or run.model_dir == run.record_dir or files.is_remote(run.model_dir):
+    """Also log to the run's own `train.log` in model_dir, when Hydra logs elsewhere.
+
+    A local model_dir gets the lines as they come, when a run is resumed there. A bucket
+    cannot be appended to line by line: there this invocation's lines are kept in memory
+    and appended when it ends (fresh runs too: the bucket is the run's home).
+    """
+    if run.model_dir == run.record_dir or not (run.resuming or files.is_remote(run.model_dir)):
         yield
         return
     root = logging.getLogger()
-    handler = logging.FileHandler(os.path.join(run.model_dir, LOG))
     existing = [h for h in root.handlers if isinstance(h, logging.FileHandler)]
-    handler.setFormatter(
+    formatter = (
         existing[0].formatter
         if existing
         else logging.Formatter("[%(asctime)s][%(name)s][%(levelname)s] - %(message)s")
     )
+    remote = files.is_remote(run.model_dir)
+    buffer = io.StringIO()
+    handler = (
+        logging.StreamHandler(buffer)
+        if remote
+        else logging.FileHandler(os.path.join(run.model_dir, LOG))
+    )
+    handler.setFormatter(formatter)
     root.addHandler(handler)
     try:
         yield
     finally:
         root.removeHandler(handler)
         handler.close()
+        if remote and buffer.getvalue():
+            files.append_text(files.join(run.model_dir, LOG), buffer.getvalue())

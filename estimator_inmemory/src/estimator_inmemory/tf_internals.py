@@ -11,12 +11,25 @@ from __future__ import annotations
 from tensorflow.python.training.monitored_session import _HookedSession
 from tensorflow.python.util import function_utils
 from tensorflow_estimator.python.estimator.estimator import _write_dict_to_summary
+from tensorflow_estimator.python.estimator.training import (
+    _ContinuousEvalListener,
+    _EvalStatus,
+    _TrainingExecutor,
+)
 from tensorflow_estimator.python.estimator.util import _DatasetInitializerHook
 
 # Runs session hooks around each `run()` of a plain session (MonitoredSession's helper).
 HookedSession = _HookedSession
 # The hook Estimator adds to start a tf.data iterator in a new session.
 DatasetInitializerHook = _DatasetInitializerHook
+# tf.estimator.train_and_evaluate's own executor: train_and_evaluate(estimator, train_spec,
+# eval_spec) is _TrainingExecutor(estimator, train_spec, eval_spec).run() after checks
+# of the specs the executor repeats; only through it can an evaluator be given a listener.
+TrainingExecutor = _TrainingExecutor
+# What the executor's evaluator loop asks after each evaluation: `after_eval(result)`
+# returning False ends the loop at once, before the throttle_secs sleep.
+ContinuousEvalListener = _ContinuousEvalListener
+EVALUATED = _EvalStatus.EVALUATED
 # Estimator methods and attributes used below (checked on the pinned version by the tests).
 ESTIMATOR_ATTRIBUTES = ("_evaluate_build_graph", "_session_config")
 

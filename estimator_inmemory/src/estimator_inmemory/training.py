@@ -48,16 +48,19 @@ def train(
     `EstimatorInMemoryError` for anything the config, the data or the setup gets wrong,
     before any checkpoint is read or written.
     """
+    from .cluster import adopt_jobset_environment
     from .plots import Painter
 
     started = time.monotonic()
     cfg, run = runs.prepare(cfg, str(run_dir), overrides)
     settings = config.settings(cfg)
+    # A pod of k8s/jobset.yaml builds its TF_CONFIG here, before either evaluator reads it.
+    tf_config = adopt_jobset_environment()
     if settings.evaluator.kind == "checkpoint":
         return _train_and_evaluate(cfg, settings, run, models, datasets, started)
     from .guards import check_tf_config
 
-    check_tf_config(os.environ.get("TF_CONFIG"))
+    check_tf_config(tf_config)
     # Started before TensorFlow is imported: the picture's child process imports matplotlib
     # while this one loads the data, imports TensorFlow and trains.
     with Painter() as painter:
@@ -104,6 +107,7 @@ def _train_in_memory(cfg, settings, data, run: runs.Run, models, painter, starte
     )
     try:
         with runs.run_log(run):
+            runs.store_config(cfg, run)
             step = _checkpoint_step(checkpoint)
             if step >= trainer.max_steps:
                 log.info(
@@ -240,15 +244,16 @@ def _train_and_evaluate(cfg, settings, run: runs.Run, models, datasets, started)
     from .plots import Painter
 
     task = check_cluster_config(os.environ.get("TF_CONFIG"))  # before TensorFlow reads it
-    # The process that evaluates (alone, or a cluster's evaluator task) leaves the run's
-    # picture and result.json, as in-memory training does; training and ps tasks do not.
-    evaluates = task.type in (None, "evaluator")
-    with Painter() if evaluates else contextlib.nullcontext() as painter:
+    # The process that evaluates (alone, a cluster's evaluator task, or a legacy master)
+    # leaves the run's picture and result.json, as in-memory training does; the others do not.
+    with Painter() if task.evaluates else contextlib.nullcontext() as painter:
         data = load_dataset(settings.data, datasets)
         _load_tensorflow(settings.runtime)
-        from .checkpoint import train_and_evaluate
+        from .checkpoint import mark_done, train_and_evaluate
 
         log.info("model_dir: %s", run.model_dir)
+        if task.type in (None, "chief", "master"):  # the one task that starts the run
+            runs.store_config(cfg, run)
         estimator = build_estimator(
             settings.model,
             settings.trainer,
@@ -269,6 +274,9 @@ def _train_and_evaluate(cfg, settings, run: runs.Run, models, datasets, started)
         if painter is not None:
             paint_learning_curves(cfg, run, painter)
             record_run(cfg, run, results, time.monotonic() - started, painter)
+        if task.type == "evaluator":  # last: the chief and the ps tasks wait for this
+            step = results["metrics"].get("global_step", 0)
+            mark_done(run.model_dir, task, settings.trainer.max_steps, step)
         return results
 
 
