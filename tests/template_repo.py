@@ -60,6 +60,7 @@ DEFAULT_FILES = {
     "src/digits_estimator/model.py",
     "src/digits_estimator/train.py",
     "tests/conftest.py",
+    "tests/test_k8s_manifest.py",
     "tests/test_models.py",
     "tests/test_readme.py",
     "tests/test_train.py",

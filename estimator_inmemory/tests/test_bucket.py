@@ -14,12 +14,12 @@ import uuid
 
 import pytest
 import tensorflow as tf
-from estimator_inmemory.plots import Painter, training_losses
-from estimator_inmemory.report import main as report
-from helpers import compose_train, train
 from omegaconf import OmegaConf
 
 from estimator_inmemory import checkpoints
+from estimator_inmemory.plots import Painter, training_losses
+from estimator_inmemory.report import main as report
+from helpers import compose_train, train
 
 gfile = tf.io.gfile
 

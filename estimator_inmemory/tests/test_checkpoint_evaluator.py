@@ -13,6 +13,8 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+
+from estimator_inmemory import Dataset, train_input_fn
 from estimator_inmemory.checkpoint import (
     StopAfterFinalEvaluation,
     is_done,
@@ -23,8 +25,6 @@ from estimator_inmemory.cluster import ClusterTask
 from estimator_inmemory.errors import ConfigError
 from estimator_inmemory.tf_internals import EVALUATED
 from helpers import compose_train, train
-
-from estimator_inmemory import Dataset, train_input_fn
 
 CHECKPOINTS_EVERY_100 = ["trainer.save_checkpoints_steps=100", "evaluator.throttle_secs=0"]
 

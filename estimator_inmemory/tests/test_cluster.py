@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 import pytest
+
 from helpers import compose_train, subprocess_env, train
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")

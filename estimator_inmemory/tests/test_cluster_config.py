@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from estimator_inmemory.cluster import (
     ClusterTask,
     Task,

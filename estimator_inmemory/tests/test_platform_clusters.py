@@ -18,6 +18,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
+
 from estimator_inmemory.cluster import free_ports
 from helpers import PACKAGE, subprocess_env
 
