@@ -3,7 +3,9 @@
 A resume is the same run continued: it reads the run's stored config for everything that
 shapes the model (the `model` and `data` groups), with this command's overrides of those
 groups on top; it appends to the run's own `evaluations.jsonl` and `train.log`; and it
-never re-evaluates a step the run already evaluated. No TensorFlow here for a local
+never re-evaluates a step the run already evaluated. It continues one history: the
+evaluations a killed run made past the checkpoint it resumes from are moved aside to
+`evaluations.superseded.jsonl` (`supersede_evaluations`). No TensorFlow here for a local
 model_dir: this runs before TensorFlow is imported.
 
 Run folders are claimed atomically (`claim_run_dir`, which Hydra's `hydra.run.dir` and
@@ -32,6 +34,8 @@ log = logging.getLogger(__name__)
 # The config groups that decide which variables the model has.
 MODEL_SHAPING_GROUPS = ("model", "data")
 JSONL = "evaluations.jsonl"
+# Evaluations past the checkpoint a resume starts from: another history (supersede_evaluations).
+SUPERSEDED = "evaluations.superseded.jsonl"
 LOG = "train.log"
 
 
@@ -154,6 +158,41 @@ def evaluated_steps(model_dir: str, label: str) -> set[int]:
             if record["eval"] == label:
                 steps.add(int(record["step"]))
     return steps
+
+
+def supersede_evaluations(model_dir: str, step: int) -> list[dict]:
+    """Move the records of evaluations past `step` out of `evaluations.jsonl`; return them.
+
+    A run resumed from its checkpoint of `step` trains the steps after it again, with other
+    weights: what was evaluated past it (before a kill) is another history. Those lines go,
+    marked `"resumed_from": step`, to `evaluations.superseded.jsonl` beside it, and
+    `evaluations.jsonl` keeps the surviving trajectory (replaced whole). A line a kill cut
+    short goes there too, as `{"unreadable": <its text>}`. Nothing is deleted.
+    """
+    path = files.join(model_dir, JSONL)
+    kept, superseded = [], []
+    for line in files.read_lines(path):
+        try:
+            record = json.loads(line)
+            past = int(record["step"]) > step
+        except (ValueError, KeyError, TypeError):
+            record, past = {"unreadable": line}, True
+        if past:
+            superseded.append({**record, "resumed_from": step})
+        else:
+            kept.append(line)
+    if not superseded:
+        return []
+    aside = files.join(model_dir, SUPERSEDED)
+    # Appended first, then evaluations.jsonl replaced: a kill in between moves them again,
+    # and lines already there are not repeated.
+    there = set(files.read_lines(aside))
+    for record in superseded:
+        line = json.dumps(record)
+        if line not in there:
+            files.append_line(aside, line)
+    files.write_text(path, "".join(line + "\n" for line in kept))
+    return superseded
 
 
 def discard_failed_attempt(record_dir: str, record_subdir: str) -> bool:

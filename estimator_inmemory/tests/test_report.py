@@ -3,19 +3,18 @@
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
-from helpers import PACKAGE, compose_train, run_entry_point
+from estimator_inmemory.records import best_record, write_result
+from helpers import PACKAGE, compose_train, run_entry_point, subprocess_env
 
-from {{ cookiecutter.package_name }}.records import best_record, write_result
-
-SCRIPT = Path(sys.executable).with_name("{{ cookiecutter.project_slug }}-report")
+# A project's `<slug>-report` console script calls its Project's report(argv).
+PROJECT_REPORT = f"import sys; from {PACKAGE}.train import report; sys.exit(report(sys.argv[1:]))"
 
 
 def report(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", f"{PACKAGE}.report", *args],
+        [sys.executable, "-m", "estimator_inmemory.report", *args],
         check=False,
         capture_output=True,
         text=True,
@@ -63,7 +62,7 @@ def test_the_table_has_each_runs_overrides_best_final_metrics_and_wall_time(swee
     assert header[:3] == ["overrides", "best accuracy", "at step"]
     assert set(rows) == {"0", "1", "2"}
     for job, rate in (("0", "0.05"), ("2", "0.1")):
-        cells = dict(zip(header, rows[job]))
+        cells = dict(zip(header, rows[job], strict=True))
         assert cells["overrides"] == f"trainer.learning_rate={rate}"
         evaluations = [
             json.loads(line)
@@ -77,17 +76,19 @@ def test_the_table_has_each_runs_overrides_best_final_metrics_and_wall_time(swee
         )
         assert cells["wall time"].endswith(" s") and float(cells["wall time"][:-2]) > 0
         assert cells["status"] == "finished"
-    failed = dict(zip(header, rows["1"]))
+    failed = dict(zip(header, rows["1"], strict=True))
     assert failed["status"].startswith("FAILED")
     assert f"failed job: {sweep / '1'} (" in result.stdout
     assert "trainer.learning_rate must be a positive number" in result.stdout
     assert (sweep / "comparison.png").stat().st_size > 10_000
 
 
-def test_the_console_script_takes_run_folders(sweep, tmp_path):
+def test_the_projects_report_entry_takes_run_folders(sweep, tmp_path):
     picture = tmp_path / "two.png"
     result = subprocess.run(
-        [str(SCRIPT), str(sweep / "0"), str(sweep / "2"), "--plot", str(picture)],
+        [sys.executable, "-c", PROJECT_REPORT, str(sweep / "0"), str(sweep / "2")]
+        + ["--plot", str(picture)],
+        env=subprocess_env(),
         check=False,
         capture_output=True,
         text=True,

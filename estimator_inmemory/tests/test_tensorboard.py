@@ -12,9 +12,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from helpers import compose_train
-
-from {{ cookiecutter.package_name }}.train import train
+from helpers import compose_train, train
 
 STARTUP_SECONDS = 180  # TensorBoard imports TensorFlow first: slow on a busy machine
 
@@ -23,6 +21,9 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+pytestmark = pytest.mark.slow  # the real TensorBoard server
 
 
 @pytest.fixture
