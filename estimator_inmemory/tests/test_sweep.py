@@ -28,6 +28,9 @@ def test_three_trial_search_over_learning_rate_hidden_units_and_batch_size(tmp_p
         *SHORT,
     )
     assert "Best value" in result.stdout + result.stderr
+    # Off a terminal no library colours its lines (Optuna's colorlog did: "\x1b[32m[I ...").
+    assert "A new study created in memory" in result.stderr  # Optuna's own log line
+    assert "\x1b[" not in result.stdout + result.stderr
     found = jobs(sweep_dir)
     assert [job.name for job in found] == ["0", "1", "2"]
     accuracies = []

@@ -39,6 +39,7 @@ from .errors import (
     RuntimeRequirementError,
     SaveableObjectsError,
     ScheduleError,
+    UnknownKeyError,
     UnknownMonitorError,
     UnmatchedVariablesError,
     UnsupportedClusterError,

@@ -62,15 +62,33 @@ def claim_run_dir(root: str, pattern: str = "%Y-%m-%d/%H-%M-%S") -> str:
     either creates the folder or fails because it exists, so exactly one run gets each.
     """
     path = os.path.join(root, datetime.now().strftime(pattern))
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    parent = os.path.dirname(path) or "."
+    _remember_created_parents(parent)
     for n in range(1, 10_000):
         candidate = path if n == 1 else f"{path}-{n}"
         try:
+            os.makedirs(parent, exist_ok=True)
             os.mkdir(candidate)
             return candidate
         except FileExistsError:
             continue
+        except FileNotFoundError:  # a refused run removed the emptied parent just now
+            continue
     raise ConfigError(f"no free run folder next to {path}")
+
+
+# The parent folders claim_run_dir created in this process (outputs/, outputs/<date>/): a
+# run refused before training removes them again when it leaves them empty.
+_CREATED_PARENTS: list[str] = []
+
+
+def _remember_created_parents(parent: str) -> None:
+    missing = []
+    folder = os.path.abspath(parent)
+    while not os.path.exists(folder) and os.path.dirname(folder) != folder:
+        missing.append(folder)
+        folder = os.path.dirname(folder)
+    _CREATED_PARENTS.extend(missing)  # innermost first
 
 
 def record_subdir() -> str:
@@ -198,7 +216,8 @@ def supersede_evaluations(model_dir: str, step: int) -> list[dict]:
 def discard_failed_attempt(record_dir: str, record_subdir: str) -> bool:
     """Remove what a run that failed before training left: its config record and log.
 
-    Only when that is all the folder holds (no checkpoint, no evaluations). Returns
+    Only when that is all the folder holds (no checkpoint, no evaluations); then also the
+    parent folders `claim_run_dir` created for it, where they are left empty. Returns
     whether anything was removed.
     """
     if record_subdir != ".hydra":  # an attempt beside an earlier run's record
@@ -208,6 +227,10 @@ def discard_failed_attempt(record_dir: str, record_subdir: str) -> bool:
     if others:
         return False
     shutil.rmtree(record_dir, ignore_errors=True)
+    # The folders claimed for it (outputs/<date>/, outputs/), where nothing else is in them.
+    for folder in _CREATED_PARENTS:
+        with contextlib.suppress(OSError):  # not empty, or gone: another run's
+            os.rmdir(folder)
     return True
 
 

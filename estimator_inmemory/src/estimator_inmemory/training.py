@@ -132,8 +132,8 @@ def _train_in_memory(cfg, settings, data, run: runs.Run, models, painter, starte
                 progress.on_evaluation,
             )
             hooks = [evaluator, progress]
-            if checkpoint:  # first: its begin() runs once the resume is checked, before theirs
-                hooks.insert(0, _one_history_hook(run.model_dir, step, evaluator.label, keeper))
+            if checkpoint:  # last: its begin() runs after the others' checks, before any evaluation
+                hooks.append(_one_history_hook(run.model_dir, step, evaluator.label, keeper))
             trained.train(train_input, max_steps=trainer.max_steps, hooks=hooks)
             keeper.close()
             if evaluator.stop_reason:
@@ -151,10 +151,11 @@ def _one_history_hook(model_dir: str, step: int, label: str, keeper: BestKeeper)
     """A hook whose begin() makes a run resumed from the checkpoint of `step` one history.
 
     begin() runs once Estimator built the training graph and the resume was checked against
-    the checkpoint (a refused resume changes nothing), and before any evaluation: the
-    evaluations a killed run made past `step` are moved aside (`runs.supersede_evaluations`),
-    the best record forgets them (`BestKeeper.rewind`), and every eval folder gets the restart
-    marker TensorBoard honours (`mark_restart`).
+    the checkpoint, after the other hooks' begin() (a refused resume changes nothing), and
+    before any evaluation (the session, and so the first evaluation, comes after every
+    begin()): the evaluations a killed run made past `step` are moved aside
+    (`runs.supersede_evaluations`), the best record forgets them (`BestKeeper.rewind`), and
+    every eval folder gets the restart marker TensorBoard honours (`mark_restart`).
     """
     import tensorflow as tf
 
