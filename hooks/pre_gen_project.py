@@ -10,6 +10,7 @@ import json
 import keyword
 import re
 import sys
+import unicodedata
 from pathlib import Path
 
 from slugify import slugify  # cookiecutter's own dependency: the `slugify` filter it applies
@@ -26,6 +27,16 @@ RESERVED_PACKAGES = {
 }
 # PEP 508 distribution names, which also makes the slug a safe single folder name.
 SLUG_PATTERN = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$")
+# The answers written into files as text (pyproject.toml, README.md, LICENSE, the package's
+# docstring, comments in the Dockerfile and k8s/tfjob.yaml): any one line of text goes, as
+# the filters in local_extensions.py write it; a line break would end a TOML string, a
+# Python string, a YAML or Dockerfile comment, or the README's heading.
+FREE_TEXT = ("project_name", "description", "author_name", "author_email")
+# Control characters (line breaks, tabs, NUL, DEL, ...) and Unicode's line and paragraph
+# separators, which YAML reads as line breaks.
+LINE_BREAKING = ("Cc", "Zl", "Zp")
+# An address as pyproject.toml's authors take it: no spaces, quotes, brackets or commas.
+EMAIL_PATTERN = re.compile(r'^[^\s@"\\<>()\[\],;:]+@[^\s@"\\<>()\[\],;:]+$')
 
 
 def problems(answers: dict) -> list[str]:
@@ -54,6 +65,19 @@ def problems(answers: dict) -> list[str]:
         found.append(f"project_slug {slug!r} is not usable as a folder and distribution "
                      "name (letters, digits, '.', '_', '-'; start and end with a letter "
                      "or digit)")
+    for key in FREE_TEXT:
+        value = answers[key]
+        bad = sorted({c for c in value if unicodedata.category(c) in LINE_BREAKING})
+        if bad:
+            names = ", ".join(unicodedata.name(c, f"U+{ord(c):04X}") for c in bad)
+            found.append(f"{key} {value!r} holds a line break or control character ({names}): "
+                         "give it as one line of text")
+    email = answers["author_email"]
+    if email and not EMAIL_PATTERN.match(email) and not any(
+        unicodedata.category(c) in LINE_BREAKING for c in email
+    ):
+        found.append(f"author_email {email!r} is not an address like 'you@example.com' (no "
+                     "spaces, quotes, brackets or commas): give one address, or leave it empty")
     tf_version = answers["tf_version"]
     if tf_version not in SUPPORTED_TF:
         found.append(f"tf_version {tf_version!r} is not supported: choose one of "

@@ -95,12 +95,18 @@ def files_of(project: Path) -> set[str]:
 
 
 def run_cookiecutter(
-    source: str | Path, workdir: Path, *answers: str, accept_hooks: bool = True
+    source: str | Path,
+    workdir: Path,
+    *answers: str,
+    accept_hooks: bool = True,
+    typed: list[str] | None = None,
 ) -> subprocess.CompletedProcess:
     """The real `cookiecutter` command, isolated in `workdir`.
 
     Generates into `workdir/out`; cookiecutter's clones, replays and temporary copies go
-    under `workdir` too, so a test can see everything a run leaves behind.
+    under `workdir` too, so a test can see everything a run leaves behind. `answers`
+    ("key=value") are given on the command line with --no-input; `typed` instead answers
+    cookiecutter's prompts in order, one line each ("" takes the default), as a person does.
     """
     (workdir / "tmp").mkdir(parents=True, exist_ok=True)
     config = workdir / "cookiecutter-config.yaml"
@@ -108,11 +114,14 @@ def run_cookiecutter(
         f"cookiecutters_dir: {workdir / 'clones'}\nreplay_dir: {workdir / 'replay'}\n"
     )
     env = {**os.environ, "COOKIECUTTER_CONFIG": str(config), "TMPDIR": str(workdir / "tmp")}
-    command = [sys.executable, "-m", "cookiecutter", "--no-input", "-o", str(workdir / "out")]
+    command = [sys.executable, "-m", "cookiecutter", "-o", str(workdir / "out")]
+    if typed is None:
+        command.append("--no-input")
     if not accept_hooks:
         command += ["--accept-hooks", "no"]
     return subprocess.run(
         [*command, str(source), *answers],
+        input=None if typed is None else "".join(line + "\n" for line in typed),
         check=False,
         capture_output=True,
         text=True,

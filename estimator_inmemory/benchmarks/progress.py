@@ -1,10 +1,13 @@
 """Benchmark: the time progress display and learning-curve plotting add to a default run.
 
-    tox -e bench-progress            # bakes the default project, installs it, runs this
-    python tests/benchmarks/progress.py [--repeats 5] [--terminal]   # with the project installed
+    tox -e bench-progress            # installs the library with TensorFlow, runs this
+    python estimator_inmemory/benchmarks/progress.py [--repeats 5] [--terminal]
+                                     # with estimator-inmemory[all,test] installed
 
-Each run is a fresh process training the default config (1000 steps, an evaluation every
-100 steps, SavedModel export) through `train(cfg, run_dir)`, as `<slug>-train` would: once
+Each run is a fresh process training the library's fixture project (tests/fixture_project,
+a generated project in miniature: the digits DNN) with the default config (1000 steps, an
+evaluation every 100 steps, SavedModel export) through `project.train(cfg, run_dir)`, as
+`<slug>-train` would: once
 as shipped ("with": ProgressHook, learning_curves.png) and once without (the hook replaced by
 a bare SessionRunHook, no painting process started, no picture), alternating, `--repeats`
 times each. It prints every run's process wall time and `train()` time (TensorFlow's
@@ -30,32 +33,31 @@ import threading
 import time
 from pathlib import Path
 
-PACKAGE = "digits_estimator"
+# The library's fixture project (tests/fixture_project): a generated project in miniature.
+TESTS = Path(__file__).resolve().parent.parent / "tests"
 
 
 def one_run(mode: str, run_dir: Path) -> None:
     """In the child process: train the default config, with or without; print timings."""
-    import importlib
+    sys.path.insert(0, str(TESTS))
+    from estimator_inmemory import console, plots, training
 
-    console = importlib.import_module(f"{PACKAGE}.console")
     console.quiet_tensorflow()
     logging.basicConfig(level=logging.INFO, format="[%(asctime)s][%(name)s] %(message)s")
-    from hydra import compose, initialize_config_dir
+    from fixture_project.train import project
 
-    config = importlib.import_module(f"{PACKAGE}.config")
-    train_module = importlib.import_module(f"{PACKAGE}.train")
-
-    with initialize_config_dir(version_base="1.3", config_dir=str(config.config_dir())):
-        cfg = compose(config_name="train")
+    cfg = project.compose()
     timings = {"plot_s": 0.0}
     if mode == "without":
-        # TensorFlow is imported inside train(), as <slug>-train imports it (the painting
+        # TensorFlow is imported inside train(), as the entry point imports it (the painting
         # process starts before that import): patch the progress hook once it is loaded.
-        load_tensorflow = train_module._load_tensorflow
+        load_tensorflow = training._load_tensorflow
 
-        def load_then_patch(cfg):
-            load_tensorflow(cfg)
+        def load_then_patch(runtime):
+            load_tensorflow(runtime)
             import tensorflow as tf
+
+            from estimator_inmemory import progress
 
             class NoProgress(tf.estimator.SessionRunHook):
                 def __init__(self, *args, **kwargs):
@@ -64,9 +66,9 @@ def one_run(mode: str, run_dir: Path) -> None:
                 def on_evaluation(self, evaluation):
                     pass
 
-            importlib.import_module(f"{PACKAGE}.progress").ProgressHook = NoProgress
+            progress.ProgressHook = NoProgress
 
-        train_module._load_tensorflow = load_then_patch
+        training._load_tensorflow = load_then_patch
 
         class NoPainter:
             def __init__(self, *args, **kwargs):
@@ -84,11 +86,10 @@ def one_run(mode: str, run_dir: Path) -> None:
             def __exit__(self, *exc_info):
                 pass
 
-        train_module.Painter = NoPainter
+        plots.Painter = NoPainter  # train() imports it from plots when it starts
     else:
-        painter = train_module.Painter
 
-        class TimedPainter(painter):
+        class TimedPainter(plots.Painter):
             def paint(self, *args, **kwargs):
                 started = time.perf_counter()
                 try:
@@ -103,9 +104,9 @@ def one_run(mode: str, run_dir: Path) -> None:
                 finally:
                     timings["plot_s"] += time.perf_counter() - started
 
-        train_module.Painter = TimedPainter
+        plots.Painter = TimedPainter
     started = time.perf_counter()
-    train_module.train(cfg, run_dir)
+    project.train(cfg, run_dir)
     timings["train_s"] = time.perf_counter() - started
     print("TIMINGS " + json.dumps(timings), file=sys.stderr, flush=True)
 

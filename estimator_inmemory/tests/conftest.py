@@ -1,11 +1,20 @@
-"""Two logical CPU devices, the fixture project, and its digits as a fixture.
+"""Two logical CPU devices, the fixture project, its digits as a fixture, and a temp folder
+of the session's own.
 
 The devices let distribution tests mirror across devices on any machine; this must happen
 before TensorFlow first runs an op, hence here, at collection time.
+
+A passing run leaves nothing in the temp folder: pytest removes its own folders when every
+test passed (`tmp_path_retention_policy = "failed"` in pyproject.toml); everything else this
+process and the processes it starts write there (TensorFlow's autograph files, TensorBoard's
+info files, the training runs' own temp folders) goes into a folder of the session's own,
+removed when the session ends, also when it is killed (`estimator_inmemory.scratch`).
 """
 
 import pytest
 import tensorflow as tf
+
+from estimator_inmemory.scratch import use_private_tempdir
 
 _cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(_cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
@@ -27,6 +36,14 @@ def data():
     from helpers import compose_train
 
     return DATASETS["digits"](compose_train().data)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def private_temp_folder(tmp_path_factory):
+    """The session's own temp folder (pytest's base temp folder stays where pytest keeps it,
+    so a failed test's files are still there to look at)."""
+    tmp_path_factory.getbasetemp()
+    return use_private_tempdir("estimator-inmemory-tests-")
 
 
 # Every model of the fixture project on both tasks: (model, task).

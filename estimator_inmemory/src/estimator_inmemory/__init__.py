@@ -40,6 +40,7 @@ from .errors import (
     RuntimeRequirementError,
     SaveableObjectsError,
     ScheduleError,
+    UnknownKeyError,
     UnknownMonitorError,
     UnmatchedVariablesError,
     UnsupportedClusterError,

@@ -61,10 +61,16 @@ class Project:
             self._config_dir = os.path.abspath(packaged if os.path.isdir(packaged) else source)
         return self._config_dir
 
-    def train(self, cfg, run_dir, *, overrides: list[str] | None = None) -> dict:
-        """`training.train` with this project's models and datasets (see there)."""
+    def train(
+        self, cfg, run_dir, *, overrides: list[str] | None = None, choices: dict | None = None
+    ) -> dict:
+        """`training.train` with this project's models and datasets (see there), once every
+        key of `cfg` is known to be read (`config.check_known_keys`; `choices` are Hydra's
+        record of the options the command chose, when Hydra composed it)."""
+        from .config import check_known_keys
         from .training import train
 
+        check_known_keys(cfg, self.config_dir, choices)
         return train(
             cfg, str(run_dir), models=self.models, datasets=self.datasets, overrides=overrides
         )
@@ -85,7 +91,13 @@ class Project:
         import hydra
 
         from . import config, runs  # noqa: F401 - the schemas and resolvers the configs use
+        from .console import no_colour_off_a_terminal
+        from .scratch import use_private_tempdir
 
+        # TensorFlow's temporary files go to a folder of this run's own, removed when the
+        # process ends, also when killed (a cluster task the launcher stops, kill -9).
+        use_private_tempdir()
+        no_colour_off_a_terminal()  # before Optuna (a sweep) sets its log handler up
         hydra.main(version_base="1.3", config_path=self.config_dir, config_name="train")(
             self._run
         )()
@@ -104,7 +116,10 @@ class Project:
         in_sweep = hydra_config.mode == RunMode.MULTIRUN
         try:
             results = self.train(
-                cfg, hydra_config.runtime.output_dir, overrides=list(hydra_config.overrides.task)
+                cfg,
+                hydra_config.runtime.output_dir,
+                overrides=list(hydra_config.overrides.task),
+                choices=dict(hydra_config.runtime.choices),
             )
         except EstimatorInMemoryError as error:  # expected: one line, no traceback
             print(f"error: {error}", file=sys.stderr)

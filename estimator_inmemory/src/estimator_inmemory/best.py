@@ -15,7 +15,9 @@ Both evaluators decide "better" the same way, through one `BestTracker` and one 
 
 The record is always replaced whole (`files.replaced_whole`), so `kill -9` at any moment
 leaves the old record or the new one, and a run resumed on the same model_dir continues
-from it: best value, its step, and the count of evaluations without improvement.
+from it: best value, its step, and the count of evaluations without improvement. Resumed
+from a checkpoint older than its last evaluations, the run rewinds the count to the
+surviving trajectory (`rewind`); the best, and its weights in best/, stay.
 """
 
 from __future__ import annotations
@@ -209,6 +211,30 @@ class BestTracker:
         self.record["early_stopped"] = None
         return True
 
+    def rewind(self, step: int, superseded: list[dict]) -> None:
+        """Forget the evaluations past `step`: a run resumed from its checkpoint of `step`.
+
+        `superseded` are the records of this evaluation's lost evaluations (past `step`).
+        The count towards patience becomes that of the surviving trajectory: the evaluations
+        after the best that did not beat it. The best and the kept entries stay, also one
+        from the lost evaluations: their weights were evaluated and written to best/. An
+        early stop past `step` is forgotten with the evaluations that made it.
+        """
+        record = self.record
+        lost = [r for r in superseded if isinstance(r.get("step"), int) and r["step"] > step]
+        if not lost:
+            return
+        best = record["step"]
+        if best is not None and best > step:
+            waited = 0  # no surviving evaluation comes after the best
+        else:
+            waited = record["evaluations_without_improvement"] - len(lost)
+        record["evaluations_without_improvement"] = max(waited, 0)
+        if record["last_step"] is not None and record["last_step"] > step:
+            record["last_step"] = step
+        if record["early_stopped"] and record["early_stopped"]["step"] > step:
+            record["early_stopped"] = None
+
     def _rank(self, step: int, value, improved: bool) -> tuple[bool, list]:
         """Place the evaluation among the kept ones, if it ranks; return (kept, dropped)."""
         if value is None or math.isnan(value):
@@ -288,6 +314,12 @@ class BestKeeper:
 
     def continue_after_early_stop(self, max_steps: int, patience: int | None) -> bool:
         return self.tracker.continue_after_early_stop(max_steps, patience)
+
+    def rewind(self, step: int, superseded: list[dict]) -> None:
+        """`BestTracker.rewind`, and best.json rewritten to say so."""
+        self._raise_writer_error()
+        self.tracker.rewind(step, superseded)
+        self._queue.put((copy.deepcopy(self.record), None, None))
 
     def __call__(self, evaluation) -> None:
         self._raise_writer_error()

@@ -23,7 +23,7 @@ from typing import Any, Optional
 
 from omegaconf import DictConfig, OmegaConf
 
-from .errors import ConfigError, ScheduleError
+from .errors import ConfigError, ScheduleError, UnknownKeyError
 
 EXPORTS = ("best", "last", "both", "none")
 MODES = ("auto", "max", "min")
@@ -280,6 +280,77 @@ def check_model_keys(model: DictConfig) -> None:
             "null or a number in [0, 1)",
         )
     checks.raise_problems()
+
+
+# The groups a project's own YAML declares (conf/<group>/<option>.yaml): their keys are what
+# its model builders and dataset loaders read.
+PROJECT_GROUPS = ("model", "data")
+
+
+def check_known_keys(cfg: DictConfig, config_dir: str | None, choices: dict | None = None) -> None:
+    """Refuse a key that no part of the project reads, naming the keys that exist.
+
+    The library's groups (trainer, evaluator, runtime) read their schema's fields; a
+    project's groups (model, data) the keys their chosen YAML option declares
+    (`config_dir/<group>/<option>.yaml`; the option is `choices[group]`, Hydra's record of
+    the command's choices, else the group's `name`); the top level, its groups and the
+    keys of `train.yaml`. Hydra refuses `data.path=x` for a key the YAML lacks, and hints
+    `+data.path=x`, which it then takes: this refuses that. Raises UnknownKeyError, listing
+    for each unknown key the group's keys, closest first. No TensorFlow: it runs first.
+    """
+    import difflib
+    import os
+
+    problems = []
+
+    def refuse(unknown: set, known: set, where: str, prefix: str = "") -> None:
+        for key in sorted(unknown):
+            ranked = difflib.get_close_matches(key, known, n=len(known), cutoff=0)
+            problems.append(
+                f"{prefix}{key} is not read by anything: the keys of {where} are, closest "
+                f"first, {', '.join(ranked)}"
+            )
+
+    kind = OmegaConf.select(cfg, "evaluator.kind", default="in_memory")
+    schemas = {
+        "trainer": Trainer,
+        "evaluator": OPTIONS.get(("evaluator", kind)),
+        "runtime": Runtime,
+    }
+    for group, schema in schemas.items():
+        node = OmegaConf.select(cfg, group)
+        if schema is None or not isinstance(node, DictConfig):
+            continue
+        known = {f.name for f in fields(schema)}
+        label = f"{group} ({kind})" if group == "evaluator" else group
+        refuse(set(node) - known, known, label, f"{group}.")
+    if config_dir is not None:
+        for group in PROJECT_GROUPS:
+            node = OmegaConf.select(cfg, group)
+            if not isinstance(node, DictConfig):
+                continue
+            option = (choices or {}).get(group) or node.get("name")
+            path = os.path.join(config_dir, group, f"{option}.yaml")
+            if not option or not os.path.isfile(path):
+                continue  # an option from elsewhere (a search path, the ConfigStore)
+            declared = OmegaConf.load(path)
+            known = {str(k) for k in declared if k != "defaults"}
+            where = f"{group} ({os.path.relpath(path, os.path.dirname(config_dir))})"
+            refuse({str(k) for k in node} - known, known, where, f"{group}.")
+        entry = os.path.join(config_dir, "train.yaml")
+        if os.path.isfile(entry):
+            train_yaml = OmegaConf.load(entry)
+            known = {str(k) for k in train_yaml if k != "defaults"}
+            for item in train_yaml.get("defaults", []):
+                if isinstance(item, (dict, DictConfig)):
+                    known |= {str(k).split("/")[-1].split("@")[0] for k in item}
+            known -= {"hydra", "hparams_search", "override"}
+            refuse({str(k) for k in cfg} - known, known, "the config (train.yaml)")
+    if problems:
+        raise UnknownKeyError(
+            "; ".join(problems) + ". Check the spelling; a new key needs a line in the "
+            "group's YAML and code that reads it"
+        )
 
 
 def to_container(settings_: Settings) -> dict:

@@ -46,6 +46,18 @@ def is_terminal() -> bool:
     return Console().is_terminal
 
 
+def no_colour_off_a_terminal() -> None:
+    """Off a terminal, ask every library for plain text: `NO_COLOR` (no-color.org).
+
+    Log lines in a file or in Docker's logs must not carry ANSI colour codes, whichever
+    library writes them: Optuna's (colorlog, which colours by default), rich's, and the
+    child processes' (they inherit the variable). On a terminal, or where FORCE_COLOR
+    asks for colours, nothing changes.
+    """
+    if not is_terminal():
+        os.environ.setdefault("NO_COLOR", "1")
+
+
 def print_config(cfg: DictConfig) -> None:
     """Print the composed config once, as YAML (highlighted on a terminal)."""
     # Unresolved, like `--cfg job`: printing must not fail on a value the checks reject.

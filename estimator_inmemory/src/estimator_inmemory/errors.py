@@ -20,6 +20,10 @@ class ConfigError(EstimatorInMemoryError, ValueError):
     """A config value that training cannot use."""
 
 
+class UnknownKeyError(ConfigError):
+    """A config key that no part of the project reads (a typo, or `+group.key=` for a new one)."""
+
+
 class UnknownMonitorError(ConfigError):
     """evaluator.monitor names a metric the model's evaluation does not produce."""
 

@@ -12,7 +12,9 @@ every writer to go through `tqdm.write`.
 
 Overhead: the global step is counted here (each training step adds one), not fetched; the
 loss is fetched only on the steps that show it: about twice a second on a terminal, once
-per `log_every_steps` steps off it.
+per `log_every_steps` steps off it. Every line and every redraw shows the loss of the step
+it reports: a redraw that falls due during a step whose loss was not fetched waits one
+step for the next one's.
 """
 
 from __future__ import annotations
@@ -57,6 +59,7 @@ class ProgressHook(tf.estimator.SessionRunHook):
         self._refresh_secs = refresh_secs
         self._eval_text = ""
         self._loss = None
+        self._loss_wanted = False  # a redraw waits for the next step's loss
         self._step = 0
         self._bar = None
         self._redirected = []
@@ -87,16 +90,22 @@ class ProgressHook(tf.estimator.SessionRunHook):
             self._start_bar()
 
     def before_run(self, run_context):
-        if self._loss_tensor is None or not self._due(self._step + 1):
+        if self._loss_tensor is None or not (self._loss_wanted or self._due(self._step + 1)):
             return None
         return tf.estimator.SessionRunArgs(self._loss_tensor)
 
     def after_run(self, run_context, run_values):
         self._step += 1  # each training step adds one to the global step
-        if run_values.results is None and not self._due(self._step):
-            return
         if run_values.results is not None:
-            self._loss = float(run_values.results)
+            self._loss, self._loss_wanted = float(run_values.results), False
+        elif not self._due(self._step):
+            return
+        elif self._loss_tensor is not None:
+            # Due, but this step's loss was not fetched: on a terminal the deadline passes
+            # during a step more often than not. Redraw after the next step, with its loss,
+            # rather than now with a stale one.
+            self._loss_wanted = True
+            return
         self._show()
 
     def end(self, session):

@@ -3,7 +3,9 @@
 A resume is the same run continued: it reads the run's stored config for everything that
 shapes the model (the `model` and `data` groups), with this command's overrides of those
 groups on top; it appends to the run's own `evaluations.jsonl` and `train.log`; and it
-never re-evaluates a step the run already evaluated. No TensorFlow here for a local
+never re-evaluates a step the run already evaluated. It continues one history: the
+evaluations a killed run made past the checkpoint it resumes from are moved aside to
+`evaluations.superseded.jsonl` (`supersede_evaluations`). No TensorFlow here for a local
 model_dir: this runs before TensorFlow is imported.
 
 Run folders are claimed atomically (`claim_run_dir`, which Hydra's `hydra.run.dir` and
@@ -33,6 +35,8 @@ log = logging.getLogger(__name__)
 # The config groups that decide which variables the model has.
 MODEL_SHAPING_GROUPS = ("model", "data")
 JSONL = "evaluations.jsonl"
+# Evaluations past the checkpoint a resume starts from: another history (supersede_evaluations).
+SUPERSEDED = "evaluations.superseded.jsonl"
 LOG = "train.log"
 
 
@@ -62,15 +66,33 @@ def claim_run_dir(root: str, pattern: str = "%Y-%m-%d/%H-%M-%S") -> str:
     either creates the folder or fails because it exists, so exactly one run gets each.
     """
     path = os.path.join(root, datetime.now().strftime(pattern))
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    parent = os.path.dirname(path) or "."
+    _remember_created_parents(parent)
     for n in range(1, 10_000):
         candidate = path if n == 1 else f"{path}-{n}"
         try:
+            os.makedirs(parent, exist_ok=True)
             os.mkdir(candidate)
             return candidate
         except FileExistsError:
             continue
+        except FileNotFoundError:  # a refused run removed the emptied parent just now
+            continue
     raise ConfigError(f"no free run folder next to {path}")
+
+
+# The parent folders claim_run_dir created in this process (outputs/, outputs/<date>/): a
+# run refused before training removes them again when it leaves them empty.
+_CREATED_PARENTS: list[str] = []
+
+
+def _remember_created_parents(parent: str) -> None:
+    missing = []
+    folder = os.path.abspath(parent)
+    while not os.path.exists(folder) and os.path.dirname(folder) != folder:
+        missing.append(folder)
+        folder = os.path.dirname(folder)
+    _CREATED_PARENTS.extend(missing)  # innermost first
 
 
 def record_subdir() -> str:
@@ -171,10 +193,46 @@ def evaluated_steps(model_dir: str, label: str) -> set[int]:
     return steps
 
 
+def supersede_evaluations(model_dir: str, step: int) -> list[dict]:
+    """Move the records of evaluations past `step` out of `evaluations.jsonl`; return them.
+
+    A run resumed from its checkpoint of `step` trains the steps after it again, with other
+    weights: what was evaluated past it (before a kill) is another history. Those lines go,
+    marked `"resumed_from": step`, to `evaluations.superseded.jsonl` beside it, and
+    `evaluations.jsonl` keeps the surviving trajectory (replaced whole). A line a kill cut
+    short goes there too, as `{"unreadable": <its text>}`. Nothing is deleted.
+    """
+    path = files.join(model_dir, JSONL)
+    kept, superseded = [], []
+    for line in files.read_lines(path):
+        try:
+            record = json.loads(line)
+            past = int(record["step"]) > step
+        except (ValueError, KeyError, TypeError):
+            record, past = {"unreadable": line}, True
+        if past:
+            superseded.append({**record, "resumed_from": step})
+        else:
+            kept.append(line)
+    if not superseded:
+        return []
+    aside = files.join(model_dir, SUPERSEDED)
+    # Appended first, then evaluations.jsonl replaced: a kill in between moves them again,
+    # and lines already there are not repeated.
+    there = set(files.read_lines(aside))
+    for record in superseded:
+        line = json.dumps(record)
+        if line not in there:
+            files.append_line(aside, line)
+    files.write_text(path, "".join(line + "\n" for line in kept))
+    return superseded
+
+
 def discard_failed_attempt(record_dir: str, record_subdir: str) -> bool:
     """Remove what a run that failed before training left: its config record and log.
 
-    Only when that is all the folder holds (no checkpoint, no evaluations). Returns
+    Only when that is all the folder holds (no checkpoint, no evaluations); then also the
+    parent folders `claim_run_dir` created for it, where they are left empty. Returns
     whether anything was removed.
     """
     if record_subdir != ".hydra":  # an attempt beside an earlier run's record
@@ -184,6 +242,10 @@ def discard_failed_attempt(record_dir: str, record_subdir: str) -> bool:
     if others:
         return False
     shutil.rmtree(record_dir, ignore_errors=True)
+    # The folders claimed for it (outputs/<date>/, outputs/), where nothing else is in them.
+    for folder in _CREATED_PARENTS:
+        with contextlib.suppress(OSError):  # not empty, or gone: another run's
+            os.rmdir(folder)
     return True
 
 

@@ -135,7 +135,10 @@ def _train_in_memory(cfg, settings, data, run: runs.Run, models, painter, starte
                 record_evaluation(run.model_dir, keeper.improved.get),
                 progress.on_evaluation,
             )
-            trained.train(train_input, max_steps=trainer.max_steps, hooks=[evaluator, progress])
+            hooks = [evaluator, progress]
+            if checkpoint:  # last: its begin() runs after the others' checks, before any evaluation
+                hooks.append(_one_history_hook(run.model_dir, step, evaluator.label, keeper))
+            trained.train(train_input, max_steps=trainer.max_steps, hooks=hooks)
             keeper.close()
             if evaluator.stop_reason:
                 log.info("%s", evaluator.stop_reason)
@@ -146,6 +149,79 @@ def _train_in_memory(cfg, settings, data, run: runs.Run, models, painter, starte
             return results
     finally:
         keeper.close()
+
+
+def _one_history_hook(model_dir: str, step: int, label: str, keeper: BestKeeper):
+    """A hook whose begin() makes a run resumed from the checkpoint of `step` one history.
+
+    begin() runs once Estimator built the training graph and the resume was checked against
+    the checkpoint, after the other hooks' begin() (a refused resume changes nothing), and
+    before any evaluation (the session, and so the first evaluation, comes after every
+    begin()): the evaluations a killed run made past `step` are moved aside
+    (`runs.supersede_evaluations`), the best record forgets them (`BestKeeper.rewind`), and
+    every eval folder gets the restart marker TensorBoard honours (`mark_restart`).
+    """
+    import tensorflow as tf
+
+    class OneHistory(tf.estimator.SessionRunHook):
+        def begin(self):
+            superseded = runs.supersede_evaluations(model_dir, step)
+            if superseded:
+                steps = sorted({r["step"] for r in superseded if isinstance(r.get("step"), int)})
+                log.info(
+                    "resuming from the checkpoint of step %d: %d evaluation record(s) past it "
+                    "(steps %s) belong to the steps training repeats now, and were moved to %s",
+                    step,
+                    len(superseded),
+                    ", ".join(map(str, steps)) or "-",
+                    files.join(model_dir, runs.SUPERSEDED),
+                )
+            keeper.rewind(step, [r for r in superseded if r.get("eval") == label])
+            mark_restart(model_dir, step)
+
+    return OneHistory()
+
+
+def mark_restart(model_dir: str, step: int) -> list[str]:
+    """Tell TensorBoard that each eval folder's history restarts at `step`; return the folders.
+
+    As Estimator does for training in model_dir (its SummarySaverHook writes
+    `SessionLog.START` when training starts): TensorBoard's reader drops every event at or
+    past that step read before the marker. Each eval folder (`eval`, `eval_<name>`) gets,
+    through the writer its evaluations are written with (Estimator's FileWriterCache, so the
+    resumed run's summaries follow in the same file), `SessionLog.START` at `step`, then the
+    folder's own summary of the evaluation at `step` again, which the resumed run does not
+    repeat. That re-written point also makes TensorBoard's fast loader (which ignores
+    SessionLog, but replaces a series' points from a step that comes again) drop what
+    followed it. In the training graph (graph mode), e.g. from a hook's begin().
+    """
+    import tensorflow as tf
+
+    marked = []
+    for name in files.listdir(model_dir):
+        folder = files.join(model_dir, name)
+        if not (name == "eval" or name.startswith("eval_")) or not files.isdir(folder):
+            continue
+        event_files = files.glob(folder, "events.out.tfevents.*")
+        if not event_files:
+            continue
+        writer = tf.compat.v1.summary.FileWriterCache.get(folder)
+        writer.flush()  # what this process evaluated before (a resume in the same process)
+        at_step = None
+        for path in files.glob(folder, "events.out.tfevents.*"):
+            try:
+                for event in tf.compat.v1.train.summary_iterator(path):
+                    if event.step == step and event.HasField("summary"):
+                        at_step = event
+            except tf.errors.DataLossError:  # the last record, cut short by a kill
+                continue
+        start = tf.compat.v1.SessionLog(status=tf.compat.v1.SessionLog.START)
+        writer.add_session_log(start, step)
+        if at_step is not None:
+            writer.add_event(at_step)
+        writer.flush()
+        marked.append(folder)
+    return marked
 
 
 def _checkpoint_step(checkpoint: str | None) -> int:

@@ -7,15 +7,10 @@ import stat
 import matplotlib.image
 import pytest
 import tensorflow as tf
-from helpers import compose_train
 
-from {{ cookiecutter.package_name }}.plots import (
-    Painter,
-    PaintingFailedError,
-    draw_learning_curves,
-    write_learning_curves,
-)
-from {{ cookiecutter.package_name }}.train import train
+from estimator_inmemory.errors import PaintingFailedError
+from estimator_inmemory.plots import Painter, draw_learning_curves, write_learning_curves
+from helpers import compose_train, train
 
 SHORT = ["evaluator.every_n_iter=50", "trainer.export=none"]
 
@@ -118,7 +113,7 @@ def test_the_painting_process_draws_what_the_training_process_would(two_evaluati
     with Painter(in_process=False) as painter:
         assert not painter.in_process
         painter.paint(model_dir, tmp_path / "child.png", "accuracy", best)
-        assert painter.wait() == tmp_path / "child.png"
+        assert painter.wait() == str(tmp_path / "child.png")
     write_learning_curves(model_dir, tmp_path / "here.png", "accuracy", best)
     assert (tmp_path / "child.png").read_bytes() == (tmp_path / "here.png").read_bytes()
     umask = os.umask(0o022)

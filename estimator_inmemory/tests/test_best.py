@@ -11,17 +11,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 import tensorflow as tf
-from helpers import PACKAGE, checkpoints, compose_train, jsonl
 
-from {{ cookiecutter.package_name }}.best import UnknownMonitorError, read_record
-from {{ cookiecutter.package_name }}.data import eval_input_fn, load_dataset
-from {{ cookiecutter.package_name }}.model import build_estimator
-from {{ cookiecutter.package_name }}.train import train
+from estimator_inmemory.best import read_record
+from estimator_inmemory.config import settings
+from estimator_inmemory.data import eval_input_fn
+from estimator_inmemory.errors import UnknownMonitorError
+from estimator_inmemory.training import build_estimator, load_dataset
+from helpers import PACKAGE, checkpoints, compose_train, jsonl, project, subprocess_env, train
 
 
 def estimator_and_data(cfg, model_dir):
-    data = load_dataset(cfg.data)
-    return build_estimator(cfg.model, cfg.trainer, data, str(model_dir)), data
+    s = settings(cfg)
+    data = load_dataset(s.data, project.datasets)
+    return build_estimator(s.model, s.trainer, data, str(model_dir), project.models), data
 
 
 @pytest.fixture(scope="module")
@@ -173,6 +175,7 @@ def start_training(run_dir):
             "trainer.save_checkpoints_steps=30",
             *TRAINING,
         ],
+        env=subprocess_env(),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
@@ -221,11 +224,13 @@ def assert_best_is_consistent(run_dir):
     for kept in record["kept"]:
         assert (best / f"{kept['checkpoint']}.index").is_file(), kept
         assert list(best.glob(f"{kept['checkpoint']}.data-*")), kept
-    reader = tf.train.load_checkpoint(str(best / record["checkpoint"]))
+    [entry] = [k for k in record["kept"] if k["step"] == record["step"]]
+    reader = tf.train.load_checkpoint(str(best / entry["checkpoint"]))
     assert reader.get_tensor("global_step") == record["step"]
     return record
 
 
+@pytest.mark.slow  # kill -9 of real training processes
 @pytest.mark.parametrize("moment", ["during the first write", "during a later write", "between"])
 def test_kill_9_leaves_best_consistent_and_resume_continues(tmp_path, moment):
     jsonl_path, best = tmp_path / "evaluations.jsonl", tmp_path / "best"
@@ -249,6 +254,7 @@ def test_kill_9_leaves_best_consistent_and_resume_continues(tmp_path, moment):
             f"trainer.max_steps={step + 20}",
             *TRAINING,
         ],
+        env=subprocess_env(),
         capture_output=True,
         check=False,
         text=True,

@@ -5,9 +5,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
-from helpers import PACKAGE, run_entry_point
 from omegaconf import OmegaConf
+
+from helpers import run_entry_point
+
+pytestmark = pytest.mark.slow  # real sweeps: several training processes each
 
 SHORT = ["trainer.max_steps=30", "evaluator.every_n_iter=15", "trainer.export=none"]
 
@@ -25,6 +29,9 @@ def test_three_trial_search_over_learning_rate_hidden_units_and_batch_size(tmp_p
         *SHORT,
     )
     assert "Best value" in result.stdout + result.stderr
+    # Off a terminal no library colours its lines (Optuna's colorlog did: "\x1b[32m[I ...").
+    assert "A new study created in memory" in result.stderr  # Optuna's own log line
+    assert "\x1b[" not in result.stdout + result.stderr
     found = jobs(sweep_dir)
     assert [job.name for job in found] == ["0", "1", "2"]
     accuracies = []
@@ -64,15 +71,15 @@ def test_a_failing_trial_is_recorded_and_the_others_finish_and_the_report_names_
     found = jobs(sweep_dir)
     assert len(found) == 3
     batch_sizes = [OmegaConf.load(j / ".hydra" / "config.yaml").trainer.batch_size for j in found]
-    failed = [job for job, size in zip(found, batch_sizes) if size == 0]
-    finished = [job for job, size in zip(found, batch_sizes) if size != 0]
+    failed = [job for job, size in zip(found, batch_sizes, strict=True) if size == 0]
+    finished = [job for job, size in zip(found, batch_sizes, strict=True) if size != 0]
     assert failed and finished, f"the seed no longer draws both kinds of trial: {batch_sizes}"
     assert failed[0].name < finished[-1].name  # a trial after the failure still ran
     assert not any((job / "result.json").exists() for job in failed)
     assert all((job / "result.json").is_file() for job in finished)
 
     report = subprocess.run(
-        [sys.executable, "-m", f"{PACKAGE}.report", str(sweep_dir)],
+        [sys.executable, "-m", "estimator_inmemory.report", str(sweep_dir)],
         check=False,
         capture_output=True,
         text=True,
@@ -81,7 +88,7 @@ def test_a_failing_trial_is_recorded_and_the_others_finish_and_the_report_names_
     assert report.returncode == 1, report.stdout + report.stderr  # 1: a run did not finish
     failed_lines = [line for line in report.stdout.splitlines() if line.startswith("failed job:")]
     assert len(failed_lines) == len(failed)
-    for job, line in zip(failed, failed_lines):
+    for job, line in zip(failed, failed_lines, strict=True):
         assert str(job) in line
         assert "trainer.batch_size must be a positive integer" in line
     assert (sweep_dir / "comparison.png").is_file()

@@ -8,11 +8,13 @@ import select
 import subprocess
 import sys
 
-from helpers import PACKAGE, compose_train, run_entry_point
+import pytest
 
-from {{ cookiecutter.package_name }}.data import load_dataset, train_input_fn
-from {{ cookiecutter.package_name }}.model import build_estimator
-from {{ cookiecutter.package_name }}.progress import ProgressHook
+from estimator_inmemory.config import settings
+from estimator_inmemory.data import train_input_fn
+from estimator_inmemory.progress import ProgressHook
+from estimator_inmemory.training import build_estimator
+from helpers import PACKAGE, compose_train, project, run_entry_point, subprocess_env
 
 LOG_LINE = re.compile(
     r"step (\d+)/(\d+) \| ([\d.]+) steps/s \| loss=(\S+) \| eta (\d+:\d\d:\d\d)"
@@ -20,21 +22,45 @@ LOG_LINE = re.compile(
 )
 EVAL_LINE = re.compile(r"eval step (\d+): accuracy=([\d.]+)")
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+BAR_LOSS = re.compile(r"loss (\d+\.?\d*(?:e[-+]\d+)?)")
 RUN = ["trainer.max_steps=200", "evaluator.every_n_iter=100", "trainer.export=none"]
+# On the terminal: long enough for several redraws (twice a second) as the loss falls.
+TERMINAL_RUN = ["trainer.max_steps=3000", "evaluator.every_n_iter=1000", "trainer.export=none"]
 
 
 class CountingProgressHook(ProgressHook):
-    """Records the steps whose training run also fetched the loss."""
+    """Records the steps whose training run also fetched the loss, and what each redraw or
+    log line showed."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fetched_at = []
+        self.fetched = {}  # step -> the loss fetched with that step
+        self.shown = []  # (step, loss) of each redraw or log line
 
     def before_run(self, run_context):
         fetches = super().before_run(run_context)
         if fetches is not None:
             self.fetched_at.append(self._step + 1)
         return fetches
+
+    def after_run(self, run_context, run_values):
+        if run_values.results is not None:
+            self.fetched[self._step + 1] = float(run_values.results)
+        super().after_run(run_context, run_values)
+
+    def _show(self):
+        self.shown.append((self._step, self._loss))
+        super()._show()
+
+
+def estimator_and_input(cfg, model_dir):
+    from fixture_project.data import DATASETS
+
+    s = settings(cfg)
+    data = DATASETS[s.data.name](s.data)
+    estimator = build_estimator(s.model, s.trainer, data, str(model_dir), project.models)
+    return estimator, train_input_fn(data, s.trainer.batch_size, s.trainer.seed)
 
 
 def test_off_a_terminal_one_line_every_log_step_count_steps(tmp_path):
@@ -55,7 +81,7 @@ def test_off_a_terminal_one_line_every_log_step_count_steps(tmp_path):
 def test_rich_decides_what_a_terminal_is_only_where_it_could_be_one():
     # Off a terminal rich is not even imported (~50 ms a run does not need); rich's own
     # FORCE_COLOR still makes it draw for a terminal, as rich documents.
-    code = f"import sys; from {PACKAGE}.console import is_terminal; "
+    code = "import sys; from estimator_inmemory.console import is_terminal; "
     probe = [sys.executable, "-c", code + "print(is_terminal(), 'rich' in sys.modules)"]
     env = {k: v for k, v in os.environ.items() if k not in ("FORCE_COLOR", "TTY_COMPATIBLE")}
     piped = subprocess.run(probe, env=env, capture_output=True, text=True, check=True)
@@ -79,13 +105,15 @@ def test_the_config_is_printed_once_and_tensorflow_stays_quiet(tmp_path):
     assert not noise, noise
 
 
-def test_on_a_terminal_one_live_bar(tmp_path):
-    """The real entry point under a pseudo-terminal, as a person starts it."""
+@pytest.fixture(scope="module")
+def terminal_screen(tmp_path_factory):
+    """The real entry point under a pseudo-terminal, as a person starts it: what it drew."""
+    run_dir = tmp_path_factory.mktemp("terminal") / "run"
     controller, terminal = pty.openpty()
-    env = {**os.environ, "COLUMNS": "200", "LINES": "50", "TERM": "xterm-256color"}
+    env = subprocess_env({**os.environ, "COLUMNS": "200", "LINES": "50", "TERM": "xterm-256color"})
     env.pop("NO_COLOR", None)
     process = subprocess.Popen(
-        [sys.executable, "-m", f"{PACKAGE}.train", *RUN, f"hydra.run.dir={tmp_path}"],
+        [sys.executable, "-m", f"{PACKAGE}.train", *TERMINAL_RUN, f"hydra.run.dir={run_dir}"],
         stdin=terminal,
         stdout=terminal,
         stderr=terminal,
@@ -105,26 +133,49 @@ def test_on_a_terminal_one_live_bar(tmp_path):
         chunks.append(chunk)
     os.close(controller)
     assert process.wait(timeout=60) == 0
-    screen = ANSI.sub("", b"".join(chunks).decode(errors="replace"))
-    assert "200/200" in screen and "steps/s" in screen and "eta" in screen
+    return ANSI.sub("", b"".join(chunks).decode(errors="replace"))
+
+
+def test_on_a_terminal_one_live_bar(terminal_screen):
+    screen = terminal_screen
+    assert "3000/3000" in screen and "steps/s" in screen and "eta" in screen
     assert re.search(r"loss \d", screen)
-    assert re.search(r"eval accuracy=[\d.]+ @200", screen)
+    assert re.search(r"eval accuracy=[\d.]+ @3000", screen)
     assert not LOG_LINE.search(screen)  # the bar, not log lines
     assert EVAL_LINE.search(screen)  # other log lines still show, above the bar
 
 
+def test_the_bar_shows_the_current_loss_at_each_redraw(terminal_screen):
+    # Once the bar showed the first step's loss (about 2.3) for the whole run.
+    shown = [float(loss) for loss in BAR_LOSS.findall(terminal_screen)]
+    assert len(set(shown)) >= 3, shown  # the loss changed between redraws
+    assert shown[0] > 1.5  # the first step's loss: ten classes, about log(10)
+    assert shown[-1] < shown[0] / 3  # what the trained model has come down to
+
+
 def test_the_loss_is_fetched_only_when_shown(tmp_path):
     cfg = compose_train("trainer.max_steps=200")
-    data = load_dataset(cfg.data)
-    inputs = train_input_fn(data, cfg.trainer.batch_size, cfg.trainer.seed)
-
     logging_hook = CountingProgressHook(200, 50, "accuracy", terminal=False)
-    estimator = build_estimator(cfg.model, cfg.trainer, data, str(tmp_path / "log"))
+    estimator, inputs = estimator_and_input(cfg, tmp_path / "log")
     estimator.train(inputs, max_steps=200, hooks=[logging_hook])
     assert logging_hook.fetched_at == [50, 100, 150, 200]
 
     # On a terminal the bar shows the loss every refresh_secs: here once, at the first step.
     bar_hook = CountingProgressHook(200, 50, "accuracy", terminal=True, refresh_secs=3600)
-    estimator = build_estimator(cfg.model, cfg.trainer, data, str(tmp_path / "bar"))
+    estimator, inputs = estimator_and_input(cfg, tmp_path / "bar")
     estimator.train(inputs, max_steps=200, hooks=[bar_hook])
     assert bar_hook.fetched_at == [1]
+
+
+def test_each_redraw_shows_the_loss_of_the_step_it_shows(tmp_path):
+    # The redraw deadline passes during a step more often than not: the redraw then waits
+    # for the next step's loss instead of showing the one fetched a redraw ago.
+    cfg = compose_train("trainer.max_steps=400")
+    hook = CountingProgressHook(400, 100, "accuracy", terminal=True, refresh_secs=0.02)
+    estimator, inputs = estimator_and_input(cfg, tmp_path)
+    estimator.train(inputs, max_steps=400, hooks=[hook])
+    redraws = hook.shown[:-1]  # the last is end()'s, at the final step
+    assert len(redraws) >= 3, hook.shown
+    for step, loss in redraws:
+        assert loss == hook.fetched.get(step), (step, loss, sorted(hook.fetched))
+    assert len(hook.fetched_at) <= len(redraws) + 1  # fetched for a redraw, not every step
