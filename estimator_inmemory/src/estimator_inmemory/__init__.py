@@ -117,6 +117,7 @@ __all__ = [
     "RuntimeRequirementError",
     "SaveableObjectsError",
     "ScheduleError",
+    "UnknownKeyError",
     "UnknownMonitorError",
     "UnmatchedVariablesError",
     "UnsupportedClusterError",

@@ -287,7 +287,9 @@ def check_model_keys(model: DictConfig) -> None:
 PROJECT_GROUPS = ("model", "data")
 
 
-def check_known_keys(cfg: DictConfig, config_dir: str | None, choices: dict | None = None) -> None:
+def check_known_keys(
+    cfg: DictConfig, config_dir: Optional[str], choices: Optional[dict] = None
+) -> None:
     """Refuse a key that no part of the project reads, naming the keys that exist.
 
     The library's groups (trainer, evaluator, runtime) read their schema's fields; a
