@@ -224,10 +224,17 @@ def test_ctrl_c_stops_every_task(tmp_path):
     assert launch.tasks and not alive(launch.tasks)
 
 
-def test_a_bad_override_stops_the_launcher_before_any_task_starts(tmp_path):
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("trainer.max_steps=-1", "trainer.max_steps must be a positive integer"),
+        ("+data.path=x", "data.path is not read by anything"),
+    ],
+)
+def test_a_bad_override_stops_the_launcher_before_any_task_starts(tmp_path, override, message):
     run_dir = tmp_path / "run"
     result = subprocess.run(
-        [sys.executable, "-c", LAUNCHER, "trainer.max_steps=-1", f"hydra.run.dir={run_dir}"],
+        [sys.executable, "-c", LAUNCHER, override, f"hydra.run.dir={run_dir}"],
         check=False,
         capture_output=True,
         text=True,
@@ -235,5 +242,5 @@ def test_a_bad_override_stops_the_launcher_before_any_task_starts(tmp_path):
         env=subprocess_env(),
     )
     assert result.returncode == 2, result.stderr
-    assert "trainer.max_steps must be a positive integer" in result.stderr
+    assert message in result.stderr
     assert "[chief:0]" not in result.stdout and not run_dir.exists()

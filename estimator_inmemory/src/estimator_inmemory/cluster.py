@@ -537,7 +537,7 @@ def config_problem(overrides: list[str], config_dir: str) -> str | None:
     from hydra.errors import HydraException
     from omegaconf.errors import OmegaConfBaseException
 
-    from .config import settings
+    from .config import check_known_keys, settings
     from .errors import EstimatorInMemoryError
 
     # Hydra's own settings (hydra.*) are not part of the composed job config.
@@ -546,6 +546,7 @@ def config_problem(overrides: list[str], config_dir: str) -> str | None:
         with initialize_config_dir(version_base="1.3", config_dir=str(config_dir)):
             cfg = compose("train", overrides=["evaluator=checkpoint", *job_overrides])
         settings(cfg)
+        check_known_keys(cfg, config_dir)  # as each task's entry point would, before it starts
     except (HydraException, OmegaConfBaseException, EstimatorInMemoryError) as error:
         return " ".join(str(error).split())  # one line, all of it (hints included)
     return None
