@@ -52,6 +52,7 @@ def test_a_killed_run_leaves_no_temporary_files(tmp_path):
     assert left_in(temp) == []
 
 
+@pytest.mark.slow  # a real entry-point process (it imports TensorFlow): TF-version independent
 def test_a_finished_run_leaves_nothing_in_the_temp_folder(tmp_path):
     temp = tmp_path / "tmp"
     temp.mkdir()
@@ -89,6 +90,7 @@ def test_a_refused_run_leaves_no_folders(tmp_path):
     assert [p.name for p in (tmp_path / "outputs").iterdir()] == ["mine"]
 
 
+@pytest.mark.slow  # a real entry-point process (it imports TensorFlow): TF-version independent
 def test_a_passing_test_session_leaves_nothing_in_the_temp_folder(tmp_path):
     # A session that trains in its own process (TensorFlow, a run folder in tmp_path).
     temp = tmp_path / "tmp"

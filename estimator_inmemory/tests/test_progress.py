@@ -63,6 +63,7 @@ def estimator_and_input(cfg, model_dir):
     return estimator, train_input_fn(data, s.trainer.batch_size, s.trainer.seed)
 
 
+@pytest.mark.slow  # a real entry-point process (it imports TensorFlow): TF-version independent
 def test_off_a_terminal_one_line_every_log_step_count_steps(tmp_path):
     result = run_entry_point(*RUN, "trainer.log_step_count_steps=50", f"hydra.run.dir={tmp_path}")
     output = result.stdout + result.stderr
@@ -92,6 +93,7 @@ def test_rich_decides_what_a_terminal_is_only_where_it_could_be_one():
     assert forced.stdout.split() == ["True", "True"]
 
 
+@pytest.mark.slow  # a real entry-point process (it imports TensorFlow): TF-version independent
 def test_the_config_is_printed_once_and_tensorflow_stays_quiet(tmp_path):
     result = run_entry_point(*RUN, f"hydra.run.dir={tmp_path}")
     output = result.stdout + result.stderr
@@ -136,6 +138,7 @@ def terminal_screen(tmp_path_factory):
     return ANSI.sub("", b"".join(chunks).decode(errors="replace"))
 
 
+@pytest.mark.slow  # a real entry-point process (it imports TensorFlow): TF-version independent
 def test_on_a_terminal_one_live_bar(terminal_screen):
     screen = terminal_screen
     assert "3000/3000" in screen and "steps/s" in screen and "eta" in screen
@@ -145,6 +148,7 @@ def test_on_a_terminal_one_live_bar(terminal_screen):
     assert EVAL_LINE.search(screen)  # other log lines still show, above the bar
 
 
+@pytest.mark.slow  # a real entry-point process (it imports TensorFlow): TF-version independent
 def test_the_bar_shows_the_current_loss_at_each_redraw(terminal_screen):
     # Once the bar showed the first step's loss (about 2.3) for the whole run.
     shown = [float(loss) for loss in BAR_LOSS.findall(terminal_screen)]

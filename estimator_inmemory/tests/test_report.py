@@ -55,6 +55,7 @@ def sweep(tmp_path_factory):
     return sweep_dir
 
 
+@pytest.mark.slow  # a real entry-point process (it imports TensorFlow): TF-version independent
 def test_the_table_has_each_runs_overrides_best_final_metrics_and_wall_time(sweep):
     result = report(str(sweep))
     assert result.returncode == 1, result.stderr  # 1: not every run finished
@@ -84,6 +85,7 @@ def test_the_table_has_each_runs_overrides_best_final_metrics_and_wall_time(swee
     assert (sweep / "comparison.png").stat().st_size > 10_000
 
 
+@pytest.mark.slow  # a real entry-point process (it imports TensorFlow): TF-version independent
 def test_the_projects_report_entry_takes_run_folders(sweep, tmp_path):
     picture = tmp_path / "two.png"
     result = subprocess.run(
@@ -135,6 +137,7 @@ def test_best_json_when_present_is_the_best_the_report_shows(tmp_path):
     assert json.loads((tmp_path / "result.json").read_text()) == result
 
 
+@pytest.mark.slow  # a real entry-point process (it imports TensorFlow): TF-version independent
 def test_the_comparison_is_zoomed_to_the_values_labels_runs_whole_and_marks_the_best(sweep):
     from estimator_inmemory.plots import draw_comparison
     from estimator_inmemory.records import find_runs, read_run

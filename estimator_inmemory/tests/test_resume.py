@@ -59,6 +59,7 @@ def resume(run_dir, tmp_path, *overrides):
     return train(compose_train(*overrides), run_dir=tmp_path, overrides=overrides)
 
 
+@pytest.mark.slow  # a real entry-point process (it imports TensorFlow): TF-version independent
 @pytest.mark.parametrize(
     "change, differences",
     [
@@ -87,6 +88,7 @@ def test_a_resume_that_does_not_fit_the_checkpoint_touches_nothing(
     assert fingerprint(dnn_run) == before
 
 
+@pytest.mark.slow  # a real entry-point process (it imports TensorFlow): TF-version independent
 def test_the_entry_point_refuses_a_bad_resume_with_one_line_and_exit_2(dnn_run, tmp_path):
     before = fingerprint(dnn_run)
     result = run_entry_point(
@@ -103,6 +105,7 @@ def test_the_entry_point_refuses_a_bad_resume_with_one_line_and_exit_2(dnn_run, 
     assert not (tmp_path / "attempt").exists()  # the refused attempt left no folder behind
 
 
+@pytest.mark.slow  # a real entry-point process (it imports TensorFlow): TF-version independent
 def test_resume_takes_model_and_data_from_the_runs_stored_config(dnn_run, tmp_path, caplog):
     import logging
 
@@ -116,6 +119,7 @@ def test_resume_takes_model_and_data_from_the_runs_stored_config(dnn_run, tmp_pa
     assert not checkpoints(tmp_path)
 
 
+@pytest.mark.slow  # a real entry-point process (it imports TensorFlow): TF-version independent
 def test_resume_at_max_steps_says_so_and_exports_nothing_again(dnn_run, tmp_path, caplog):
     import logging
 
@@ -143,6 +147,7 @@ def test_an_integer_learning_rate_and_a_float_one_fit_the_same_checkpoint(tmp_pa
     assert results["metrics"]["global_step"] == 40
 
 
+@pytest.mark.slow  # a real entry-point process (it imports TensorFlow): TF-version independent
 def test_a_fresh_run_refuses_a_folder_that_holds_a_run(dnn_run):
     before = fingerprint(dnn_run)
     with pytest.raises(ConfigError, match="already holds a run: resume it with model_dir="):
@@ -150,6 +155,7 @@ def test_a_fresh_run_refuses_a_folder_that_holds_a_run(dnn_run):
     assert fingerprint(dnn_run) == before
 
 
+@pytest.mark.slow  # a real entry-point process (it imports TensorFlow): TF-version independent
 def test_hydra_run_dir_on_an_earlier_run_keeps_its_record(dnn_run):
     before = fingerprint(dnn_run)
     result = run_entry_point(f"hydra.run.dir={dnn_run}", "trainer.max_steps=10", check=False)
@@ -167,6 +173,7 @@ def test_run_folders_are_claimed_once_each(tmp_path):
     assert claimed == [str(root / "fixed"), str(root / "fixed-2"), str(root / "fixed-3")]
 
 
+@pytest.mark.slow  # a real entry-point process (it imports TensorFlow): TF-version independent
 def test_two_runs_started_together_get_two_folders(tmp_path):
     command = [
         sys.executable,

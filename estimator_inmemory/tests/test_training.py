@@ -53,12 +53,14 @@ def children_cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+@pytest.mark.slow  # a real entry-point process (it imports TensorFlow): TF-version independent
 def test_entry_point_evaluates_at_start_every_n_and_end(short_run):
     _, result = short_run
     steps = [step for step, _ in evaluations(result.stdout + result.stderr)]
     assert steps == [0, 100, 200, 300]
 
 
+@pytest.mark.slow  # a real entry-point process (it imports TensorFlow): TF-version independent
 def test_each_evaluation_is_appended_to_the_runs_jsonl(short_run):
     run_dir, result = short_run
     records = jsonl(run_dir / "evaluations.jsonl")
@@ -67,6 +69,7 @@ def test_each_evaluation_is_appended_to_the_runs_jsonl(short_run):
     assert [r["accuracy"] for r in records] == pytest.approx([acc for _, acc in logged], abs=1e-3)
 
 
+@pytest.mark.slow  # a real entry-point process (it imports TensorFlow): TF-version independent
 def test_final_accuracy_beats_the_untrained_model(short_run):
     _, result = short_run
     evals = evaluations(result.stdout + result.stderr)
@@ -74,6 +77,7 @@ def test_final_accuracy_beats_the_untrained_model(short_run):
     assert last > first + 0.3, evals
 
 
+@pytest.mark.slow  # a real entry-point process (it imports TensorFlow): TF-version independent
 def test_run_folder_holds_checkpoints_eval_summaries_and_saved_model(short_run):
     run_dir, _ = short_run
     assert checkpoints(run_dir)
@@ -81,6 +85,7 @@ def test_run_folder_holds_checkpoints_eval_summaries_and_saved_model(short_run):
     assert list((run_dir / "export" / "best").glob("*/saved_model.pb"))
 
 
+@pytest.mark.slow  # a real entry-point process (it imports TensorFlow): TF-version independent
 def test_the_runs_stored_config_gives_the_settings_it_trained_with(short_run):
     run_dir, _ = short_run
     stored = OmegaConf.create((run_dir / ".hydra" / "config.yaml").read_text())
@@ -120,6 +125,7 @@ def test_a_model_fn_trains_and_names_its_eval_folder(tmp_path):
     assert not (tmp_path / "export").exists()  # trainer.export=none
 
 
+@pytest.mark.slow  # a real entry-point process (it imports TensorFlow): TF-version independent
 def test_resume_continues_from_the_checkpoint_and_records_in_model_dir(short_run, tmp_path):
     run_dir = shutil.copytree(short_run[0], tmp_path / "earlier")  # the module's run stays as is
     before = len(jsonl(run_dir / "evaluations.jsonl"))
