@@ -47,9 +47,8 @@ def test_model_trains_evaluates_in_memory_and_exports(tmp_path, model, task, reg
     served = tf.saved_model.load(str(export_dir)).signatures["serving_default"]
     output = OUTPUTS[task]
     served_values = served(x=tf.constant(data.eval_x))[output].numpy()
-    predicted = np.concatenate(
-        [p[output] for p in estimator.predict(eval_input_fn(data, 256), yield_single_examples=False)]
-    )
+    batches = estimator.predict(eval_input_fn(data, 256), yield_single_examples=False)
+    predicted = np.concatenate([batch[output] for batch in batches])
     np.testing.assert_allclose(served_values, predicted, rtol=1e-5, atol=1e-5)
 
 
