@@ -148,3 +148,15 @@ def without_tensorflow(folder) -> dict:
     (package / "__init__.py").write_text('raise RuntimeError("TensorFlow was imported")\n')
     path = os.pathsep.join(filter(None, [str(folder), os.environ.get("PYTHONPATH")]))
     return {**os.environ, "PYTHONPATH": path}
+
+
+def summaries(event_dir) -> dict:
+    """The scalar summaries in a folder's event files, as step -> {tag: value}."""
+    import tensorflow as tf
+
+    found = {}
+    for path in sorted(tf.io.gfile.glob(f"{event_dir}/events.out.tfevents.*")):
+        for event in tf.compat.v1.train.summary_iterator(path):
+            for value in event.summary.value:
+                found.setdefault(event.step, {})[value.tag] = value.simple_value
+    return found

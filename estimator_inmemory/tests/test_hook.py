@@ -14,19 +14,9 @@ from estimator_inmemory import (
     InMemoryEvaluatorHook,
     eval_input_fn,
 )
-from helpers import estimator_for, train_steps
+from helpers import estimator_for, summaries, train_steps
 
 DESIGNS = ["in_place", "copy"]
-
-
-def summaries(event_dir):
-    """The scalar summaries in a folder's event files, as step -> {tag: value}."""
-    found = {}
-    for path in sorted(tf.io.gfile.glob(f"{event_dir}/events.out.tfevents.*")):
-        for event in tf.compat.v1.train.summary_iterator(path):
-            for value in event.summary.value:
-                found.setdefault(event.step, {})[value.tag] = value.simple_value
-    return found
 
 
 @pytest.mark.parametrize("design", DESIGNS)

@@ -24,18 +24,9 @@ import tensorflow as tf
 
 import estimator_inmemory as inmemory
 from estimator_inmemory import InMemoryEvaluatorHook
+from helpers import summaries
 
 DESIGNS = ["in_place", "copy"]
-
-
-def summaries(event_dir):
-    """The scalar summaries in a folder's event files, as step -> {tag: value}."""
-    found = {}
-    for path in sorted(tf.io.gfile.glob(f"{event_dir}/events.out.tfevents.*")):
-        for event in tf.compat.v1.train.summary_iterator(path):
-            for value in event.summary.value:
-                found.setdefault(event.step, {})[value.tag] = value.simple_value
-    return found
 
 
 def range_10():

@@ -52,6 +52,7 @@ wrong:
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import queue
@@ -245,15 +246,8 @@ class InMemoryEvaluatorHook(tf.estimator.SessionRunHook):
         self._global_step = tf.compat.v1.train.get_global_step()
         train_graph = tf.compat.v1.get_default_graph()
         eval_graph, self._prepared = self._prepared or self._build_eval_graph(), None
-        try:
+        with self._building():
             self._eval = self._place(eval_graph, train_graph)
-        except UnsupportedSetupError:
-            raise
-        except Exception as error:
-            raise EvaluationFailedError(
-                f"in-memory evaluation ({self.label}) could not build its eval graph, before "
-                f"training started: {type(error).__name__}: {error}"
-            ) from error
         self._design_used = self._eval.design
         self._summaries = _SummaryWriter(self.eval_dir, self.label, train_graph)
 
@@ -309,8 +303,15 @@ class InMemoryEvaluatorHook(tf.estimator.SessionRunHook):
         return bool(self._every_n_secs) and time.monotonic() - self._last_time >= self._every_n_secs
 
     def _build_eval_graph(self) -> _EvalGraph:
-        try:
+        with self._building():
             return _EvalGraph(self._estimator, self._input_fn, self._steps, self._user_hooks)
+
+    @contextlib.contextmanager
+    def _building(self):
+        """Refusals pass as they are; any other failure to build the evaluation (the eval
+        input_fn or model_fn raising) becomes an EvaluationFailedError, before training."""
+        try:
+            yield
         except UnsupportedSetupError:
             raise
         except Exception as error:
