@@ -1190,7 +1190,7 @@ def _acts_per_batch(hook) -> bool:
 # brackets. Quiet machine, TF 2.15.1, 2 cores. Over the evaluation's own compute,
 # (charge - own) / own, goal <= 0.15:
 #            in_place               in_place + eval hook    copy               own compute
-#   5M       +0.031 (-0.20..+0.53)  -0.127 (-0.21..+0.88)   +2.06 (+1.8..+3.1)  5.8 ms
+#   5M       +0.031 (-0.20..+0.53)  -0.127 (-0.21..+0.88)   +2.06 (+1.8..+3.1)  6.0 ms
 #   50M      -0.054 (-0.12..+0.13)  +0.042 (-0.11..+0.12)   +2.98 (+2.6..+3.1)  45.8 ms
 # Evaluating only every 4th of 40 steps leaves too few evaluations per window to resolve
 # 0.15x: the no-hook windows alone spread by +-40 ms, 10 evaluations. Before the benchmark
