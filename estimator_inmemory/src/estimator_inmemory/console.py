@@ -9,8 +9,10 @@ import logging
 import os
 import sys
 import warnings
+from typing import TYPE_CHECKING
 
-from omegaconf import DictConfig, OmegaConf
+if TYPE_CHECKING:  # the hydra extra: the pictures and the live bar work without it
+    from omegaconf import DictConfig
 
 
 def quiet_tensorflow() -> None:
@@ -60,6 +62,8 @@ def no_colour_off_a_terminal() -> None:
 
 def print_config(cfg: DictConfig) -> None:
     """Print the composed config once, as YAML (highlighted on a terminal)."""
+    from omegaconf import OmegaConf
+
     # Unresolved, like `--cfg job`: printing must not fail on a value the checks reject.
     text = OmegaConf.to_yaml(cfg).rstrip()
     if is_terminal():

@@ -13,18 +13,23 @@ import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from omegaconf import DictConfig, OmegaConf
+if TYPE_CHECKING:  # the hydra extra: the pictures and the live bar work without it
+    from omegaconf import DictConfig
 
 from . import files
 from .best import Monitor, read_record
-from .runs import JSONL
 
+JSONL = "evaluations.jsonl"
+# Evaluations past the checkpoint a resume starts from: another history (supersede_evaluations).
+SUPERSEDED = "evaluations.superseded.jsonl"
 RESULT_FILE = "result.json"
 
 
 def monitor_of(cfg: DictConfig | None) -> Monitor:
     """The run's monitor (evaluator.monitor/mode/min_delta, the task's default metric)."""
+    from omegaconf import OmegaConf
 
     def get(key: str, default=None):
         return OmegaConf.select(cfg, key, default=default) if cfg is not None else default
@@ -39,7 +44,11 @@ def monitor_of(cfg: DictConfig | None) -> Monitor:
 
 def main_label(cfg: DictConfig | None) -> str:
     """The label (summary folder) of the main evaluation: `eval` or `eval_<name>`."""
-    name = OmegaConf.select(cfg, "evaluator.name", default=None) if cfg is not None else None
+    if cfg is None:
+        return "eval"
+    from omegaconf import OmegaConf
+
+    name = OmegaConf.select(cfg, "evaluator.name", default=None)
     return f"eval_{name}" if name else "eval"
 
 
@@ -175,6 +184,8 @@ def find_runs(paths: list[Path]) -> list[Path]:
 
 
 def read_run(path: Path) -> Run:
+    from omegaconf import OmegaConf
+
     path = Path(path)
     hydra_dir = path / ".hydra"
     overrides_file, config_file = hydra_dir / "overrides.yaml", hydra_dir / "config.yaml"

@@ -30,13 +30,11 @@ from omegaconf import DictConfig, OmegaConf
 from . import files
 from .checkpoints import has_checkpoint
 from .errors import ConfigError
+from .records import JSONL, SUPERSEDED
 
 log = logging.getLogger(__name__)
 # The config groups that decide which variables the model has.
 MODEL_SHAPING_GROUPS = ("model", "data")
-JSONL = "evaluations.jsonl"
-# Evaluations past the checkpoint a resume starts from: another history (supersede_evaluations).
-SUPERSEDED = "evaluations.superseded.jsonl"
 LOG = "train.log"
 
 
