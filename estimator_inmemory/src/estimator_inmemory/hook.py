@@ -743,11 +743,11 @@ class _InPlaceEval:
     def start(self, train_session) -> None:
         """A new training session: initialise the evaluation's own state in it, once."""
         update_op, reset, local_init, iterator_init, eval_dict = self._fetches
-        train_session.make_callable(local_init, feed_list=[p for p, _ in self._local_feeds])(
+        _callable(train_session, local_init, [p for p, _ in self._local_feeds])(
             *(value for _, value in self._local_feeds)
         )  # local variables and lookup tables of the evaluation
-        init_iterator = train_session.make_callable(
-            iterator_init, feed_list=[p for p, _ in self._iterator_feeds]
+        init_iterator = _callable(
+            train_session, iterator_init, [p for p, _ in self._iterator_feeds]
         )
         values = [value for _, value in self._iterator_feeds]
         self._init_iterator = lambda: init_iterator(*values)
@@ -910,9 +910,10 @@ class _ImportedSession:
             )
             run = self._callables.get(key)
             if run is None:
-                run = self._session.make_callable(
+                run = _callable(
+                    self._session,
                     [self._update_op, self._translate([requests[i].fetches for i in fetched])],
-                    feed_list=[self._element(k) for k in feeds],
+                    [self._element(k) for k in feeds],
                 )
                 if len(self._callables) < _MAX_CALLABLES:
                     self._callables[key] = run
@@ -1094,6 +1095,13 @@ def _feed_once(graph_def, at_evaluation, at_start) -> dict:
         node.attr["dtype"].type = dtype
         fed[name] = value
     return fed
+
+
+def _callable(session, fetches, feed_list):
+    """session.make_callable, as fast as it goes when nothing is fed: TensorFlow turns a
+    callable given any feed_list, even an empty one, into a session.run() per call (0.1 ms
+    more per batch at 11k parameters)."""
+    return session.make_callable(fetches, feed_list=feed_list or None)
 
 
 def _acts_per_batch(hook) -> bool:
