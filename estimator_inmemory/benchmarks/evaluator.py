@@ -1,7 +1,8 @@
 """Benchmark: our InMemoryEvaluatorHook's designs against TensorFlow's, in one process.
 
     cd estimator_inmemory/benchmarks && python evaluator.py            # everything below
-    python evaluator.py --only loop --sizes 5M,50M --runs 5             # the issue's figures
+    python evaluator.py --only loop --sizes 5M --runs 7 --steps 800     # the loop charge
+    python evaluator.py --only loop --sizes 50M --runs 5 --steps 100    # (design note)
 
 Runs against the installed library (`pip install -e 'estimator_inmemory[all]'`) and the
 MLP model_fn of `mlp.py` on synthetic data (eval set: 2 batches of 32). Rows:

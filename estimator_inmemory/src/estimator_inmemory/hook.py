@@ -1190,16 +1190,23 @@ def _acts_per_batch(hook) -> bool:
 # of its elements; its saved size is unchanged (left out as above).
 #
 # The whole loop charged: `python benchmarks/evaluator.py --only loop --sizes 5M
-# --runs 5 --steps 200 --every 1 --rows none,in_place,in_place+hook,copy` (and `--sizes
-# 50M --steps 100`): fresh trainings evaluating at every step, rows interleaved; the
-# charge is the loop time from the 2nd step to the last minus the median no-hook run's,
-# per evaluation in it, so it counts the evaluation, slower steps after it, the summary
-# thread and the step fetch the hook adds; median over 5 runs, per-run min-max in
-# brackets. Quiet machine, TF 2.15.1, 2 cores. Over the evaluation's own compute,
-# (charge - own) / own, goal <= 0.15:
-#            in_place               in_place + eval hook    copy               own compute
-#   5M       +0.031 (-0.20..+0.53)  -0.127 (-0.21..+0.88)   +2.06 (+1.8..+3.1)  6.0 ms
-#   50M      -0.054 (-0.12..+0.13)  +0.042 (-0.11..+0.12)   +2.98 (+2.6..+3.1)  45.8 ms
+# --runs 7 --steps 800 --every 1 --rows none,in_place,in_place+hook,copy` (and `--sizes
+# 50M --runs 5 --steps 100`): fresh trainings evaluating at every step, rows interleaved;
+# the charge is the loop time from the 2nd step to the last minus the median no-hook
+# run's, per evaluation in it, so it counts the evaluation, slower steps after it, the
+# summary thread and the step fetch the hook adds; median over the runs, per-run min-max
+# in brackets. Quiet machine, TF 2.15.1, 2 cores, 2026-12-07. Over the evaluation's own
+# compute, (charge - own) / own, goal <= 0.15:
+#            in_place               in_place + eval hook    copy                own compute
+#   5M       -0.050 (-0.14..+0.41)  +0.039 (-0.03..+0.29)   +1.90 (+1.8..+2.3)  5.8 ms
+#   50M      -0.077 (-0.14..-0.03)  +0.005 (-0.08..+0.05)   +2.91 (+2.9..+3.1)  46.5 ms
+# At 5M, 200-step runs cannot resolve 0.15x: their no-hook windows spread by 160-970 ms,
+# 0.8-4.9 ms per evaluation against 5.8 ms of own compute, and four invocations of
+# `--runs 5 --steps 200` (one `--runs 15`) gave in_place +0.07 / +0.04 / +0.24 / +0.03
+# and in_place + eval hook +0.24 / +0.00 / +0.24 / +0.13; 800-step runs average that out.
+# With an eval hook each batch ran through session.run() until the cached callable was
+# made with feed_list=None when no hook feeds (TensorFlow treats any feed_list, even an
+# empty one, as feeds and delegates to run()): 0.25 ms more per evaluation at 11k.
 # Evaluating only every 4th of 40 steps leaves too few evaluations per window to resolve
 # 0.15x: the no-hook windows alone spread by +-40 ms, 10 evaluations. Before the benchmark
 # stopped charging its own instruments to the hook (after every evaluation it read
@@ -1207,8 +1214,8 @@ def _acts_per_batch(hook) -> bool:
 # gave in_place +0.21 and in_place + eval hook +0.23 at 5M. Steady across trainings:
 # `python benchmarks/evaluator.py --only repeated --rows none,in_place,in_place+hook
 # --steps 80`: four identical 50M trainings in one process, ms per evaluation window
-# in_place 766.6 / 743.6 / 754.4 / 724.6 (max/min 1.058), with an eval hook 739.7 / 747.6
-# / 766.8 / 749.4 (1.037); goal <= 1.25.
+# in_place 854.0 / 770.9 / 788.4 / 783.1 (max/min 1.108), with an eval hook 797.4 / 775.5
+# / 792.6 / 795.6 (1.028); goal <= 1.25.
 # Copy's charge is the weights' round trip (18 MB at 5M, 200 MB at 50M fetched and
 # assigned per evaluation): it cannot meet 0.15x, and stays the logged fallback only for
 # what in place cannot map with certainty (above). "Every evaluation design" of the issue
