@@ -1206,7 +1206,7 @@ def _acts_per_batch(hook) -> bool:
 # and in_place + eval hook +0.24 / +0.00 / +0.24 / +0.13; 800-step runs average that out.
 # With an eval hook each batch ran through session.run() until the cached callable was
 # made with feed_list=None when no hook feeds (TensorFlow treats any feed_list, even an
-# empty one, as feeds and delegates to run()): 0.25 ms more per evaluation at 11k.
+# empty one, as feeds and delegates to run()): about 0.2 ms more per evaluation at 11k.
 # Evaluating only every 4th of 40 steps leaves too few evaluations per window to resolve
 # 0.15x: the no-hook windows alone spread by +-40 ms, 10 evaluations. Before the benchmark
 # stopped charging its own instruments to the hook (after every evaluation it read
