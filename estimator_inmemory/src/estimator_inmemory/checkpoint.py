@@ -36,7 +36,7 @@ import tensorflow as tf
 
 from . import checkpoints, files, tf_internals
 from .best import BestTracker, Monitor, read_record, write_record
-from .cluster import ClusterTask
+from .cluster import KNOWN_JOBS, ClusterTask
 from .errors import ChiefNotStartedError
 
 log = logging.getLogger(__name__)
@@ -96,7 +96,7 @@ def train_and_evaluate(
         throttle_secs=evaluator.throttle_secs,
     )
     log.info("train_and_evaluate as %s", task.describe())
-    if resuming and task.type in (None, "chief", "master"):  # the trainer that restores
+    if resuming and task.starts_run:  # the trainer that restores the checkpoint
         from .guards import check_resume, checking_training_graph
 
         checkpoint = tf.train.latest_checkpoint(model_dir)
@@ -205,7 +205,8 @@ def roles_to_wait_for(tf_config: str | None) -> list[str]:
     cluster, _ = parse_tf_config(tf_config)
     return [
         f"{job}-{index}"
-        for job in ("chief", "master", "worker", "evaluator")
+        for job in KNOWN_JOBS
+        if job != "ps"
         for index in range(len(cluster.get(job, [])))
     ]
 

@@ -50,7 +50,8 @@ from .errors import (
 )
 from .guards import parse_tf_config
 
-TRAINING_JOBS = ("chief", "worker", "ps")  # the training cluster of TensorFlow's own docs
+# The task types a launcher writes (the local one here, k8s/jobset.yaml), in cluster order.
+LAUNCHED_JOBS = ("chief", "worker", "ps", "evaluator")
 CHIEFS = ("chief", "master")  # master: Estimator's legacy chief (SageMaker, AI Platform < 2.1)
 KNOWN_JOBS = (*CHIEFS, "worker", "ps", "evaluator")
 # What a task prints when its gRPC port was taken between picking and binding it.
@@ -81,6 +82,11 @@ class ClusterTask:
     @property
     def is_chief(self) -> bool:
         return self.type in CHIEFS
+
+    @property
+    def starts_run(self) -> bool:
+        """Whether this process starts (or restores) the run: alone, or the chief or master."""
+        return self.type is None or self.is_chief
 
     @property
     def trains(self) -> bool:
@@ -223,8 +229,6 @@ def task_arguments(task_type: str, model_dir: str, record_root: str | None = Non
 
 # TF_CONFIG from JobSet's environment (Kubernetes without Kubeflow).
 
-JOBSET_ROLES = ("chief", "worker", "ps", "evaluator")
-
 
 def tf_config_from_jobset(environ=None) -> str:
     """TF_CONFIG for this pod of a JobSet (kubernetes-sigs/jobset), built from its environment.
@@ -270,16 +274,16 @@ def tf_config_from_jobset(environ=None) -> str:
     tasks: dict[str, int] = {}
     for item in need("TF_JOBSET_TASKS").split(","):
         name, _, count = item.strip().partition("=")
-        if name not in JOBSET_ROLES or name in tasks:
+        if name not in LAUNCHED_JOBS or name in tasks:
             raise JobSetEnvironmentError(
-                f"TF_JOBSET_TASKS={env['TF_JOBSET_TASKS']!r}: each of {', '.join(JOBSET_ROLES)} "
+                f"TF_JOBSET_TASKS={env['TF_JOBSET_TASKS']!r}: each of {', '.join(LAUNCHED_JOBS)} "
                 'at most once, as role=count (e.g. "chief=1,worker=2,ps=1,evaluator=1")'
             )
         tasks[name] = number(f"TF_JOBSET_TASKS ({name})", count.strip())
     if role not in tasks:
         raise JobSetEnvironmentError(
             f"this pod's replicated job is {role!r}, which TF_JOBSET_TASKS does not list: name "
-            f"the replicated jobs {', '.join(JOBSET_ROLES)} and list each in TF_JOBSET_TASKS"
+            f"the replicated jobs {', '.join(LAUNCHED_JOBS)} and list each in TF_JOBSET_TASKS"
         )
     if job_index != 0 or pod_index >= tasks[role]:
         raise JobSetEnvironmentError(
@@ -346,7 +350,7 @@ def tf_configs(tasks: list[Task], ports: list[int]) -> dict[str, str]:
     port is never opened: Estimator starts no server for an evaluator.
     """
     cluster: dict[str, list[str]] = {}
-    for job in ("chief", "worker", "ps", "evaluator"):
+    for job in LAUNCHED_JOBS:
         for t in tasks:
             if t.type == job:
                 cluster.setdefault(job, []).append(f"localhost:{ports[tasks.index(t)]}")

@@ -328,7 +328,7 @@ def _train_and_evaluate(cfg, settings, run: runs.Run, models, datasets, started)
         from .checkpoint import mark_done, train_and_evaluate
 
         log.info("model_dir: %s", run.model_dir)
-        if task.type in (None, "chief", "master"):  # the one task that starts the run
+        if task.starts_run:  # the one task that starts the run
             runs.store_config(cfg, run)
         estimator = build_estimator(
             settings.model,
