@@ -49,6 +49,18 @@ def run_entry_point(*overrides: str, check: bool = True, env=None, timeout=600):
     return result
 
 
+def run_python(code: str, *args: str, env: dict | None = None, timeout=120):
+    """`python -c code args...` in a real process that can import the fixture project."""
+    return subprocess.run(
+        [sys.executable, "-c", code, *args],
+        env=subprocess_env(env),
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
 def evaluations(output: str) -> list[tuple[int, float]]:
     """(step, accuracy) of every evaluation line a run logged."""
     return [(int(step), float(acc)) for _, step, acc in EVAL_LINE.findall(output)]

@@ -3,8 +3,6 @@
 
 import json
 import re
-import subprocess
-import sys
 import textwrap
 
 import pytest
@@ -12,7 +10,7 @@ from hydra.errors import ConfigCompositionException
 from omegaconf import OmegaConf
 
 from estimator_inmemory import ConfigError, EstimatorInMemoryError, config
-from helpers import compose_train, subprocess_env
+from helpers import compose_train, run_python
 
 
 def plain(cfg):
@@ -289,14 +287,7 @@ def test_a_config_error_answers_without_tensorflow_in_a_fresh_process():
         }))
         """
     )
-    result = subprocess.run(
-        [sys.executable, "-c", script],
-        env=subprocess_env(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    result = run_python(script)
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout.splitlines()[-1])
     assert report["imported"] == []

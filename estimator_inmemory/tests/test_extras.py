@@ -2,10 +2,9 @@
 (`rich`) work where the `hydra` extra is not installed, as the README's extras table says."""
 
 import json
-import subprocess
-import sys
+import os
 
-from helpers import subprocess_env
+from helpers import run_python
 
 PICTURE = """
 import json, sys
@@ -30,16 +29,10 @@ def test_the_pictures_need_no_hydra(tmp_path):
     run.mkdir()
     records = [{"eval": "eval", "step": s, "accuracy": a} for s, a in ((0, 0.1), (10, 0.9))]
     (run / "evaluations.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
-    env = subprocess_env()
-    env["PYTHONPATH"] = f"{tmp_path / 'blocked'}:{env['PYTHONPATH']}"
-    result = subprocess.run(
-        [sys.executable, "-c", PICTURE, str(run)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+    blocked = os.pathsep.join(
+        filter(None, [str(tmp_path / "blocked"), os.environ.get("PYTHONPATH")])
     )
+    result = run_python(PICTURE, str(run), env={**os.environ, "PYTHONPATH": blocked})
     assert result.returncode == 0, result.stderr[-2000:]
     assert json.loads(result.stdout.splitlines()[-1]) == {"terminal": False, "hydra": False}
     assert (run / "curves.png").stat().st_size > 10_000

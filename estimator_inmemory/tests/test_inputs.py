@@ -1,13 +1,10 @@
 """What a person gives a run is checked before TensorFlow starts: a key nothing reads is
 refused with the keys that exist, closest first; a data path names what is wrong with it."""
 
-import subprocess
-import sys
-
 import pytest
 
 from estimator_inmemory.errors import DataError, UnknownKeyError
-from helpers import PACKAGE, compose_train, run_entry_point, subprocess_env, train, write_iris_csv
+from helpers import PACKAGE, compose_train, run_entry_point, run_python, train, write_iris_csv
 
 UNKNOWN = [
     # Hydra refuses data.path=x and hints +data.path=x, which it then takes.
@@ -70,14 +67,7 @@ def test_train_cfg_refuses_it_before_tensorflow_is_imported(tmp_path):
         "except UnknownKeyError as error:\n"
         "    print(type(error).__name__, 'tensorflow' in sys.modules)\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code],
-        env=subprocess_env(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    result = run_python(code)
     assert result.stdout.split() == ["UnknownKeyError", "False"], result.stderr[-2000:]
 
 

@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from estimator_inmemory.records import best_record, write_result
-from helpers import PACKAGE, compose_train, run_entry_point, subprocess_env
+from helpers import PACKAGE, compose_train, run_entry_point, run_python
 
 # A project's `<slug>-report` console script calls its Project's report(argv).
 PROJECT_REPORT = f"import sys; from {PACKAGE}.train import report; sys.exit(report(sys.argv[1:]))"
@@ -88,15 +88,7 @@ def test_the_table_has_each_runs_overrides_best_final_metrics_and_wall_time(swee
 @pytest.mark.slow  # a real entry-point process (it imports TensorFlow): TF-version independent
 def test_the_projects_report_entry_takes_run_folders(sweep, tmp_path):
     picture = tmp_path / "two.png"
-    result = subprocess.run(
-        [sys.executable, "-c", PROJECT_REPORT, str(sweep / "0"), str(sweep / "2")]
-        + ["--plot", str(picture)],
-        env=subprocess_env(),
-        check=False,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = run_python(PROJECT_REPORT, str(sweep / "0"), str(sweep / "2"), "--plot", str(picture))
     assert result.returncode == 0, result.stdout + result.stderr
     assert set(table_rows(result.stdout)) == {"run", "0", "2"}
     assert picture.stat().st_size > 10_000
