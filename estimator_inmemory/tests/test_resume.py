@@ -273,6 +273,30 @@ def test_a_resume_after_a_crash_continues_one_history(tmp_path, monkeypatch):
     ]  # other weights: another history, which the record no longer mixes in
 
 
+def test_a_resume_within_the_second_of_the_last_summaries_keeps_them(tmp_path):
+    # TensorFlow names an event file after the second its writer opens it, and a writer
+    # opening a file of the same name truncates it: a resume in that second (the crash test
+    # above, when quick) lost the eval history before it. It now starts a second later.
+    import tensorflow as tf
+
+    from estimator_inmemory.training import _after_the_last_writers_second
+
+    eval_dir = str(tmp_path / "eval")
+    accuracy = tf.compat.v1.Summary(value=[tf.compat.v1.Summary.Value(tag="a", simple_value=1)])
+    with tf.Graph().as_default():
+        first = tf.compat.v1.summary.FileWriter(eval_dir)
+        first.add_summary(accuracy, 7)
+        first.close()
+        (written,) = Path(eval_dir).iterdir()
+        _after_the_last_writers_second(str(tmp_path))
+        resumed = tf.compat.v1.summary.FileWriter(eval_dir)  # the resumed run's writer
+        resumed.add_summary(accuracy, 8)
+        resumed.close()
+    steps = [e.step for e in tf.compat.v1.train.summary_iterator(str(written)) if e.summary.value]
+    assert steps == [7]
+    assert len(list(Path(eval_dir).iterdir())) == 2
+
+
 def tf_latest_step(model_dir) -> int:
     import tensorflow as tf
 

@@ -18,6 +18,7 @@ import contextlib
 import importlib
 import logging
 import os
+import re
 import time
 
 from omegaconf import DictConfig
@@ -28,6 +29,8 @@ from .errors import RuntimeRequirementError
 from .registry import Registry
 
 log = logging.getLogger(__name__)
+# An event file is named after the second its writer opened it: events.out.tfevents.<s>.<host>
+EVENT_FILE = re.compile(r"events\.out\.tfevents\.(\d+)\.")
 
 
 def train(
@@ -56,6 +59,8 @@ def train(
     settings = config.settings(cfg)
     # A pod of k8s/jobset.yaml builds its TF_CONFIG here, before either evaluator reads it.
     tf_config = adopt_jobset_environment()
+    if run.resuming:
+        _after_the_last_writers_second(run.model_dir)
     if settings.evaluator.kind == "checkpoint":
         return _train_and_evaluate(cfg, settings, run, models, datasets, started)
     from .guards import check_tf_config
@@ -198,17 +203,14 @@ def mark_restart(model_dir: str, step: int) -> list[str]:
     import tensorflow as tf
 
     marked = []
-    for name in files.listdir(model_dir):
-        folder = files.join(model_dir, name)
-        if not (name == "eval" or name.startswith("eval_")) or not files.isdir(folder):
-            continue
+    for folder in _eval_folders(model_dir):
         event_files = files.glob(folder, "events.out.tfevents.*")
         if not event_files:
             continue
         writer = tf.compat.v1.summary.FileWriterCache.get(folder)
         writer.flush()  # what this process evaluated before (a resume in the same process)
         at_step = None
-        for path in files.glob(folder, "events.out.tfevents.*"):
+        for path in event_files:
             try:
                 for event in tf.compat.v1.train.summary_iterator(path):
                     if event.step == step and event.HasField("summary"):
@@ -222,6 +224,35 @@ def mark_restart(model_dir: str, step: int) -> list[str]:
         writer.flush()
         marked.append(folder)
     return marked
+
+
+def _eval_folders(model_dir: str) -> list[str]:
+    """The eval folders of a model_dir, as Estimator names them: `eval`, `eval_<name>`."""
+    return [
+        files.join(model_dir, name)
+        for name in files.listdir(model_dir)
+        if (name == "eval" or name.startswith("eval_")) and files.isdir(files.join(model_dir, name))
+    ]
+
+
+def _after_the_last_writers_second(model_dir: str) -> None:
+    """Wait, when needed, until the second in which model_dir's newest event file (its own
+    or an eval folder's) was opened has passed.
+
+    TensorFlow names an event file after that second and the host, and a writer that opens
+    a file of the same name truncates it: a run resumed within that second (a quick retry
+    after a crash, a notebook, a test) wiped the summaries the run before it had written
+    there, training's or each evaluation's. At most a second, and only then.
+    """
+    seconds = [
+        int(match.group(1))
+        for folder in (model_dir, *_eval_folders(model_dir))
+        for name in files.listdir(folder)
+        if (match := EVENT_FILE.match(name))
+    ]
+    wait = max(seconds, default=0) + 1 - time.time()
+    if wait > 0:
+        time.sleep(wait)
 
 
 def _checkpoint_step(checkpoint: str | None) -> int:
