@@ -26,6 +26,9 @@ from omegaconf import DictConfig, OmegaConf
 from .errors import ConfigError, ScheduleError, UnknownKeyError
 
 EXPORTS = ("best", "last", "both", "none")
+# The groups a project's own YAML declares (conf/<group>/<option>.yaml): their keys are what
+# its model builders and dataset loaders read.
+PROJECT_GROUPS = ("model", "data")
 MODES = ("auto", "max", "min")
 
 
@@ -213,17 +216,15 @@ def settings(cfg: DictConfig) -> Settings:
     missing = sorted(OmegaConf.missing_keys(cfg))
     if missing:
         raise ConfigError(f"no value given for {', '.join(missing)} (set e.g. {missing[0]}=...)")
-    kind = OmegaConf.select(cfg, "evaluator.kind", default="in_memory")
-    evaluator_schema = OPTIONS.get(("evaluator", kind))
-    if evaluator_schema is None:
+    kind, schemas = _library_schemas(cfg)
+    if schemas["evaluator"] is None:
         raise ConfigError(
             f"evaluator.kind={kind!r}: use evaluator=in_memory or evaluator=checkpoint"
         )
-    for group in ("model", "data"):
+    for group in PROJECT_GROUPS:
         if not isinstance(OmegaConf.select(cfg, group), DictConfig) or "name" not in cfg[group]:
             raise ConfigError(f"the config has no {group}.name: choose one, e.g. {group}=...")
     problems, groups = [], {}  # every group is checked: all their problems in one error
-    schemas = {"trainer": Trainer, "evaluator": evaluator_schema, "runtime": Runtime}
     for group, schema in schemas.items():
         with _collect(problems):
             groups[group] = _typed(group, schema, cfg)
@@ -232,6 +233,17 @@ def settings(cfg: DictConfig) -> Settings:
     if problems:
         raise _invalid(problems)
     return Settings(**groups, model=cfg.model, data=cfg.data, model_dir=cfg.get("model_dir"))
+
+
+def _library_schemas(cfg: DictConfig) -> tuple[str, dict]:
+    """(evaluator.kind, the schema of each library group: trainer, evaluator, runtime); the
+    evaluator's schema is None for an unknown kind."""
+    kind = OmegaConf.select(cfg, "evaluator.kind", default="in_memory")
+    return kind, {
+        "trainer": Trainer,
+        "evaluator": OPTIONS.get(("evaluator", kind)),
+        "runtime": Runtime,
+    }
 
 
 @contextmanager
@@ -282,11 +294,6 @@ def check_model_keys(model: DictConfig) -> None:
     checks.raise_problems()
 
 
-# The groups a project's own YAML declares (conf/<group>/<option>.yaml): their keys are what
-# its model builders and dataset loaders read.
-PROJECT_GROUPS = ("model", "data")
-
-
 def check_known_keys(
     cfg: DictConfig, config_dir: Optional[str], choices: Optional[dict] = None
 ) -> None:
@@ -313,12 +320,7 @@ def check_known_keys(
                 f"first, {', '.join(ranked)}"
             )
 
-    kind = OmegaConf.select(cfg, "evaluator.kind", default="in_memory")
-    schemas = {
-        "trainer": Trainer,
-        "evaluator": OPTIONS.get(("evaluator", kind)),
-        "runtime": Runtime,
-    }
+    kind, schemas = _library_schemas(cfg)
     for group, schema in schemas.items():
         node = OmegaConf.select(cfg, group)
         if schema is None or not isinstance(node, DictConfig):
