@@ -278,7 +278,7 @@ def draw_comparison(runs_: list):
     monitor = next((r.best["monitor"] for r in runs_ if r.best.get("monitor")), "accuracy")
     mode = next((r.best["mode"] for r in runs_ if r.best.get("mode")), "max")
     _, own_overrides = records.split_overrides(runs_)
-    names = [_run_name(run, own) for run, own in zip(runs_, own_overrides, strict=True)]
+    names = [_run_name(run, own) for run, own in zip(runs_, own_overrides)]
     values = [run.best.get("value") if run.finished else None for run in runs_]
     finished = [(i, v) for i, v in enumerate(values) if v is not None]
     choose = max if mode == "max" else min
@@ -296,7 +296,7 @@ def draw_comparison(runs_: list):
             if e.get("eval") == label and monitor in e
         ]
         if points:
-            steps, metric = zip(*points, strict=True)
+            steps, metric = zip(*points)
             curves.plot(
                 steps,
                 metric,
@@ -321,7 +321,7 @@ def draw_comparison(runs_: list):
         # Room on the right for the value's text.
         bests.set_xlim(low - margin, high + margin * 2.5)
     left = bests.get_xlim()[0]
-    for position, value in zip(positions, values, strict=True):
+    for position, value in zip(positions, values):
         if value is None:
             text, x, color = "failed", left, "tab:red"
         else:
