@@ -137,7 +137,7 @@ def test_a_sagemaker_shaped_cluster_trains_to_max_steps_and_every_task_ends_by_i
 def kubeflow_tf_configs(workers: int = 1) -> dict[str, dict]:
     """A TFJob's TF_CONFIG (every replica type in 'cluster', the evaluator too), on localhost."""
     names = ["chief:0", *(f"worker:{i}" for i in range(workers)), "ps:0", "evaluator:0"]
-    ports = dict(zip(names, free_ports(len(names)), strict=True))
+    ports = dict(zip(names, free_ports(len(names))))
     cluster: dict[str, list[str]] = {}
     for name in names:
         cluster.setdefault(name.split(":")[0], []).append(f"localhost:{ports[name]}")

@@ -64,7 +64,7 @@ def test_the_table_has_each_runs_overrides_best_final_metrics_and_wall_time(swee
     assert header[:3] == ["overrides", "best accuracy", "at step"]
     assert set(rows) == {"0", "1", "2"}
     for job, rate in (("0", "0.05"), ("2", "0.1")):
-        cells = dict(zip(header, rows[job], strict=True))
+        cells = dict(zip(header, rows[job]))
         assert cells["overrides"] == f"trainer.learning_rate={rate}"
         evaluations = [
             json.loads(line)
@@ -78,7 +78,7 @@ def test_the_table_has_each_runs_overrides_best_final_metrics_and_wall_time(swee
         )
         assert cells["wall time"].endswith(" s") and float(cells["wall time"][:-2]) > 0
         assert cells["status"] == "finished"
-    failed = dict(zip(header, rows["1"], strict=True))
+    failed = dict(zip(header, rows["1"]))
     assert failed["status"].startswith("FAILED")
     assert f"failed job: {sweep / '1'} (" in result.stdout
     assert "trainer.learning_rate must be a positive number" in result.stdout

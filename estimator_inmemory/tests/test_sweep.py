@@ -71,8 +71,8 @@ def test_a_failing_trial_is_recorded_and_the_others_finish_and_the_report_names_
     found = jobs(sweep_dir)
     assert len(found) == 3
     batch_sizes = [OmegaConf.load(j / ".hydra" / "config.yaml").trainer.batch_size for j in found]
-    failed = [job for job, size in zip(found, batch_sizes, strict=True) if size == 0]
-    finished = [job for job, size in zip(found, batch_sizes, strict=True) if size != 0]
+    failed = [job for job, size in zip(found, batch_sizes) if size == 0]
+    finished = [job for job, size in zip(found, batch_sizes) if size != 0]
     assert failed and finished, f"the seed no longer draws both kinds of trial: {batch_sizes}"
     assert failed[0].name < finished[-1].name  # a trial after the failure still ran
     assert not any((job / "result.json").exists() for job in failed)
@@ -88,7 +88,7 @@ def test_a_failing_trial_is_recorded_and_the_others_finish_and_the_report_names_
     assert report.returncode == 1, report.stdout + report.stderr  # 1: a run did not finish
     failed_lines = [line for line in report.stdout.splitlines() if line.startswith("failed job:")]
     assert len(failed_lines) == len(failed)
-    for job, line in zip(failed, failed_lines, strict=True):
+    for job, line in zip(failed, failed_lines):
         assert str(job) in line
         assert "trainer.batch_size must be a positive integer" in line
     assert (sweep_dir / "comparison.png").is_file()
