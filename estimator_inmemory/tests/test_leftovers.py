@@ -20,7 +20,10 @@ def left_in(folder: Path, wait: float = 10.0) -> list[str]:
     """What is in `folder` once the cleanup after a process has had `wait` seconds."""
     deadline = time.monotonic() + wait
     while True:
-        left = sorted(str(p.relative_to(folder)) for p in folder.rglob("*"))
+        try:
+            left = sorted(str(p.relative_to(folder)) for p in folder.rglob("*"))
+        except FileNotFoundError:  # a folder removed while it was listed: look again
+            left = ["(being removed)"]
         if not left or time.monotonic() > deadline:
             return left
         time.sleep(0.05)
